@@ -1,0 +1,42 @@
+"""`agma bench`: a registry of timed rows, measured side by side in one run.
+
+A bench is a function ``fn(args) -> list[dict]`` registered under a name; each row is a dict
+with at least ``name`` and ``median_us`` (per frame pair) and any ratios it measured in the
+same run. Timings live here, never in unit tests.
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+BenchFn = Callable[[Any], list]
+_REGISTRY: dict[str, BenchFn] = {}
+
+
+def register(name: str) -> Callable[[BenchFn], BenchFn]:
+    """Decorator: add a bench under ``name`` (``agma bench NAME``)."""
+
+    def deco(fn: BenchFn) -> BenchFn:
+        _REGISTRY[name] = fn
+        return fn
+
+    return deco
+
+
+def registry() -> dict[str, BenchFn]:
+    return dict(_REGISTRY)
+
+
+def median_us(fn: Callable[[], object], repeat: int = 50, warmup: int = 3, min_time_s: float = 0.0) -> float:
+    """Median wall time of ``fn()`` in microseconds over ``repeat`` calls after ``warmup`` calls."""
+    for _ in range(warmup):
+        fn()
+    samples = []
+    t_end = time.perf_counter() + min_time_s
+    while len(samples) < repeat or time.perf_counter() < t_end:
+        t0 = time.perf_counter_ns()
+        fn()
+        samples.append((time.perf_counter_ns() - t0) / 1000.0)
+    samples.sort()
+    return samples[len(samples) // 2]

@@ -1,0 +1,7 @@
+"""One module per `agma` subcommand.
+
+Each module defines ``register(sub, common)`` which adds its parser (with ``parents=[common]``,
+giving ``--config`` and ``--json``) and ``set_defaults(handler=run)``; ``run(args) -> int``.
+Errors are raised as ``appliance.errors`` exceptions; the CLI turns them into one line and an
+exit code. ``--json`` output goes through ``appliance.cli.emit_json`` (one line, last on stdout).
+"""
