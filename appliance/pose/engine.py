@@ -1,0 +1,35 @@
+"""The engine protocol: a batch of preprocessed views in, heatmaps out (DESIGN.md, "Model contract").
+
+input  float32 (N, 3, 384, 288): RGB, /255, normalised with MODEL_MEAN and MODEL_STD
+output float32 (N, 17, 96, 72): one heatmap per joint
+
+TensorRT, ONNX Runtime and any network that honours this contract plug in behind it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+INPUT_HEIGHT, INPUT_WIDTH = 384, 288
+HEATMAP_HEIGHT, HEATMAP_WIDTH = 96, 72
+MODEL_MEAN = (0.485, 0.456, 0.406)
+MODEL_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a session records about the model: its name/path, file sha256 (None when simulated)."""
+
+    name: str
+    sha256: str | None = None
+
+
+@runtime_checkable
+class HeatmapEngine(Protocol):
+    info: ModelInfo
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, 3, 384, 288) -> float32 (N, 17, 96, 72)."""
+        ...
