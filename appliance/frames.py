@@ -62,6 +62,8 @@ class StereoFrame:
     right: np.ndarray
     calibration: RectifiedCalibration
     truth: GroundTruth | None = None
+    #: time.monotonic_ns() when the frame entered this process; latency is measured from it.
+    received_mono_ns: int = 0
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,54 @@
+"""`agma bench [NAME ...] [--json]`: timings measured side by side in one run (appliance.bench)."""
+from __future__ import annotations
+
+import importlib
+import platform
+
+from .. import bench
+from ..errors import UsageError
+
+#: Modules that register bench rows when imported (optional ones may be missing on a box).
+BENCH_MODULES = ("appliance.stereo.bench_stereo", "appliance.store.bench_store", "appliance.pose.bench_decode",
+                 "appliance.pose.bench_cuda")
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("bench", parents=[common], help="measure the stages (median µs per frame pair)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="benches to run (default: all)")
+    p.add_argument("--repeat", type=int, default=200, help="timed repetitions per row")
+    p.set_defaults(handler=run)
+
+
+def _load() -> dict:
+    for mod in BENCH_MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    return bench.registry()
+
+
+def run(args) -> int:
+    from ..cli import emit_json
+
+    reg = _load()
+    names = args.names or sorted(reg)
+    unknown = [n for n in names if n not in reg]
+    if unknown:
+        raise UsageError(f"unknown bench {', '.join(unknown)}; known: {', '.join(sorted(reg))}")
+    results = {}
+    for name in names:
+        rows = reg[name](args)
+        results[name] = rows
+        if not args.json:
+            print(f"[{name}]")
+            for row in rows:
+                extra = "  ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}"
+                                  for k, v in row.items() if k not in ("name", "median_us"))
+                med = row.get("median_us")
+                med_s = f"{med:10.1f} µs" if isinstance(med, (int, float)) else f"{'n/a':>13}"
+                print(f"  {row['name']:<40} {med_s}  {extra}")
+    if args.json:
+        emit_json({"machine": platform.machine(), "python": platform.python_version(), "benches": results})
+    return 0

@@ -1,0 +1,270 @@
+"""Configuration: every key, its type, unit, default and meaning, in this one table.
+
+Sources, highest precedence first: command-line flags > environment (``AGMA_<SECTION>__<KEY>``,
+e.g. ``AGMA_STORE__COMMIT_INTERVAL_S=1``) > the TOML file > built-in defaults. The file is the one
+named by ``--config``, else by ``AGMA_CONFIG``, else ``/etc/agma/agma.toml`` when it exists; with
+none of those the built-in defaults (a simulated session) apply.
+
+Everything is validated once, before anything starts: an unknown key, a wrong type or an
+out-of-range value raises ConfigError naming the file (or variable, or flag), the key path and
+the reason (exit 78). ``docs/config.md`` is generated from KEYS (``agma config docs``) and a test
+keeps it from drifting.
+"""
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # Python 3.10 on JetPack 6
+    import tomli as tomllib
+
+SYSTEM_CONFIG = Path("/etc/agma/agma.toml")
+ENV_CONFIG = "AGMA_CONFIG"
+ENV_PREFIX = "AGMA_"
+
+
+def default_data_dir() -> Path:
+    """Where the database lives by default: $XDG_DATA_HOME/agma (~/.local/share/agma)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("agma", appauthor=False))
+
+
+@dataclass(frozen=True)
+class Key:
+    """One configuration key: dotted path, Python type, default, unit and meaning."""
+
+    path: str
+    type: type
+    default: Any
+    unit: str
+    doc: str
+    choices: tuple[Any, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    min_exclusive: bool = False
+    check: Callable[[Any], str | None] | None = None  # returns a reason when the value is wrong
+
+
+def _model_spec(value: str) -> str | None:
+    if value == "simulated":
+        return None
+    kind, sep, path = value.partition(":")
+    if not sep or kind not in ("onnx", "tensorrt") or not path:
+        return "expected 'simulated', 'onnx:PATH' or 'tensorrt:PATH'"
+    return None
+
+
+KEYS: tuple[Key, ...] = (
+    Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid and MQTT topic. No patient data."),
+    Key("box.bed_label", str, "", "", "Bed or warmer label shown with each session (a place, never a patient identifier)."),
+    Key("capture.source", str, "synthetic", "", "Frame source: synthetic (simulated infant), uvc (ZED as a UVC camera), replay (a recorded folder).",
+        choices=("synthetic", "uvc", "replay")),
+    Key("capture.fps", float, 30.0, "frames/s", "Nominal frame rate of the source.", minimum=1.0, maximum=120.0),
+    Key("capture.device", str, "0", "", "UVC source: OpenCV device index or /dev/video path."),
+    Key("capture.calibration", str, "", "path", "ZED factory calibration file (SN<serial>.conf) for the uvc source; empty: the one installed in the state directory."),
+    Key("capture.resolution", str, "HD720", "", "Camera resolution.", choices=("HD720", "FHD", "2K", "VGA")),
+    Key("capture.replay_dir", str, "", "path", "Replay source: folder written by --write-replay or holding a side-by-side video and its .conf."),
+    Key("sim.seed", int, 0, "", "Seed of the synthetic scene and of the simulated model's noise.", minimum=0),
+    Key("sim.noise_px", float, 1.0, "px", "Simulated model: overall per-axis, per-view standard deviation of the 2D error in image pixels; 0 is exact.", minimum=0.0, maximum=100.0),
+    Key("sim.render", bool, True, "", "Synthetic source: draw the left/right images (needed by a real network and by --write-replay)."),
+    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH'.", check=_model_spec),
+    Key("pose.decoder", str, "dark", "", "Heatmap decoder: dark (DarkPose's Taylor refinement) or standard (HRNet's quarter-pixel shift).", choices=("dark", "standard")),
+    Key("stereo.min_score", float, 0.2, "", "A joint whose score is below this in either view is invalid (low_score).", minimum=0.0, maximum=1.0),
+    Key("stereo.min_depth_mm", float, 300.0, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
+    Key("stereo.max_depth_mm", float, 1500.0, "mm", "Farthest plausible depth; farther triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
+    Key("stereo.max_epipolar_px", float, 8.0, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
+    Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite under the user's data directory ($XDG_DATA_HOME/agma)."),
+    Key("store.commit_interval_s", float, 0.5, "s", "One transaction per this interval: what a crash may lose at most.", minimum=0.01, maximum=60.0),
+    Key("store.queue_frames", int, 512, "frames", "Bound of the writer's queue; a live source that finds it full drops the frame (counted).", minimum=1, maximum=1_000_000),
+    Key("pipeline.queue_frames", int, 4, "frames", "Bound of the capture-to-inference queue; when inference falls behind a live source the oldest frame is dropped (counted).", minimum=1, maximum=1000),
+)
+KEY_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
+
+
+@dataclass(frozen=True)
+class Config:
+    """Validated configuration: values by key path, and where each value came from."""
+
+    values: Mapping[str, Any]
+    origins: Mapping[str, str]
+    file: str | None
+
+    def __getitem__(self, path: str) -> Any:
+        return self.values[path]
+
+    @property
+    def db_path(self) -> Path:
+        db = self.values["store.db"]
+        return Path(db).expanduser() if db else default_data_dir() / "agma.sqlite"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for path, value in self.values.items():
+            section, name = path.split(".", 1)
+            out.setdefault(section, {})[name] = value
+        return out
+
+
+def _coerce(key: Key, value: Any, where: str) -> Any:
+    """Check one value's type (strictly: TOML gives typed values), range and choices."""
+    t = key.type
+    if t is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if t is bool:
+        ok = isinstance(value, bool)
+    elif t is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, t)
+    if not ok:
+        raise ConfigError(where, key.path, f"expected {t.__name__}, got {type(value).__name__} {value!r}")
+    if t is float and not math.isfinite(value):
+        raise ConfigError(where, key.path, f"expected a finite number, got {value!r}")
+    if key.choices is not None and value not in key.choices:
+        raise ConfigError(where, key.path, f"must be one of {', '.join(map(str, key.choices))}, got {value!r}")
+    if key.minimum is not None and (value < key.minimum or (key.min_exclusive and value == key.minimum)):
+        op = ">" if key.min_exclusive else ">="
+        raise ConfigError(where, key.path, f"must be {op} {key.minimum:g} {key.unit}".rstrip() + f", got {value!r}")
+    if key.maximum is not None and value > key.maximum:
+        raise ConfigError(where, key.path, f"must be <= {key.maximum:g} {key.unit}".rstrip() + f", got {value!r}")
+    if key.check is not None:
+        reason = key.check(value)
+        if reason:
+            raise ConfigError(where, key.path, f"{reason}, got {value!r}")
+    return value
+
+
+def _parse_env(key: Key, text: str, where: str) -> Any:
+    """Environment variables are strings: read them as TOML values, or as plain strings for str keys."""
+    if key.type is str:
+        return text
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        raise ConfigError(where, key.path, f"expected {key.type.__name__}, got {text!r}") from None
+
+
+def env_var(path: str) -> str:
+    section, name = path.split(".", 1)
+    return f"{ENV_PREFIX}{section.upper()}__{name.upper()}"
+
+
+def _flatten(table: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for name, value in table.items():
+        path = f"{prefix}{name}"
+        if isinstance(value, dict):
+            if not any(k.path.startswith(path + ".") for k in KEYS):
+                raise ConfigError(where, path, "unknown section")
+            flat.update(_flatten(value, where, path + "."))
+        elif path not in KEY_BY_PATH:
+            raise ConfigError(where, path, "unknown key")
+        else:
+            flat[path] = value
+    return flat
+
+
+def config_file(cli_path: str | None, environ: Mapping[str, str]) -> Path | None:
+    """The file to read: --config, else $AGMA_CONFIG, else /etc/agma/agma.toml if it exists."""
+    if cli_path:
+        return Path(cli_path)
+    if environ.get(ENV_CONFIG):
+        return Path(environ[ENV_CONFIG])
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def load(cli_path: str | None = None, overrides: Mapping[str, tuple[Any, str]] | None = None,
+         environ: Mapping[str, str] | None = None) -> Config:
+    """Build the validated Config.
+
+    overrides: key path -> (value, where), e.g. {"store.db": ("x.sqlite", "command line --db")};
+    None values are ignored (flag not given).
+    """
+    environ = os.environ if environ is None else environ
+    values = {k.path: k.default for k in KEYS}
+    origins = {k.path: "default" for k in KEYS}
+
+    path = config_file(cli_path, environ)
+    if path is not None:
+        where = str(path)
+        try:
+            text = path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(where, None, f"cannot read config file ({exc.strerror or exc})") from None
+        try:
+            table = tomllib.loads(text.decode("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(where, None, f"not valid TOML ({exc})") from None
+        for key_path, value in _flatten(table, where).items():
+            values[key_path] = _coerce(KEY_BY_PATH[key_path], value, where)
+            origins[key_path] = where
+
+    for name, text in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name or name == ENV_CONFIG:
+            continue
+        section, _, key_name = name[len(ENV_PREFIX):].partition("__")
+        key_path = f"{section.lower()}.{key_name.lower()}"
+        where = f"environment {name}"
+        if key_path not in KEY_BY_PATH:
+            raise ConfigError(where, key_path, "unknown key")
+        key = KEY_BY_PATH[key_path]
+        values[key_path] = _coerce(key, _parse_env(key, text, where), where)
+        origins[key_path] = where
+
+    for key_path, (value, where) in (overrides or {}).items():
+        if value is None:
+            continue
+        values[key_path] = _coerce(KEY_BY_PATH[key_path], value, where)
+        origins[key_path] = where
+
+    lo, hi = values["stereo.min_depth_mm"], values["stereo.max_depth_mm"]
+    if lo >= hi:
+        raise ConfigError(origins["stereo.max_depth_mm"], "stereo.max_depth_mm",
+                          f"must be greater than stereo.min_depth_mm ({lo:g} mm), got {hi:g}")
+    return Config(values=values, origins=origins, file=str(path) if path else None)
+
+
+def docs_markdown() -> str:
+    """docs/config.md, generated from KEYS."""
+    lines = [
+        "# Configuration keys",
+        "",
+        "Generated by `agma config docs` from `appliance/config.py` (a test keeps this file equal to it).",
+        "",
+        "Precedence: command-line flags > environment (`AGMA_<SECTION>__<KEY>`) > the TOML file",
+        "(`--config FILE`, else `$AGMA_CONFIG`, else `/etc/agma/agma.toml` when it exists) > defaults.",
+        "An unknown key, a wrong type or an out-of-range value stops every command with exit code 78",
+        "and one line naming the file, the key path and the reason.",
+        "",
+    ]
+    section = None
+    for k in KEYS:
+        s = k.path.split(".")[0]
+        if s != section:
+            section = s
+            lines += [f"## [{s}]", "", "| key | type | unit | default | environment | meaning |", "|---|---|---|---|---|---|"]
+        default = repr(k.default).replace("'", '"') if k.type is str else str(k.default).lower() if k.type is bool else k.default
+        extra = ""
+        if k.choices:
+            extra = " One of: " + ", ".join(f"`{c}`" for c in k.choices) + "."
+        rng = []
+        if k.minimum is not None:
+            rng.append(f"{'>' if k.min_exclusive else '≥'} {k.minimum:g}")
+        if k.maximum is not None:
+            rng.append(f"≤ {k.maximum:g}")
+        if rng:
+            extra += " Range: " + ", ".join(rng) + "."
+        lines.append(f"| `{k.path}` | {k.type.__name__} | {k.unit} | `{default}` | `{env_var(k.path)}` | {k.doc}{extra} |")
+        if k is KEYS[-1] or KEYS[KEYS.index(k) + 1].path.split(".")[0] != s:
+            lines.append("")
+    return "\n".join(lines)

@@ -1,0 +1,36 @@
+"""The pose stage's shell: one StereoFrame in, both views' Keypoints2D out.
+
+Implementations: the simulated model (appliance.pose.simulated; needs ground truth) and, for a
+network, preprocessing -> HeatmapEngine -> decode_to_image. ``build`` picks one from the config.
+"""
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from ..errors import ConfigError
+from ..frames import Keypoints2D, StereoFrame
+from .engine import ModelInfo
+
+
+@runtime_checkable
+class PoseStage(Protocol):
+    info: ModelInfo
+    #: Decoder name stored in sessions.decoder (None where no heatmap is decoded).
+    decoder: str | None
+
+    def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
+        ...
+
+
+def build(cfg, source) -> PoseStage:
+    """The pose stage named by ``pose.model``; ConfigError when it cannot run with this source."""
+    spec = cfg["pose.model"]
+    if spec == "simulated":
+        if not source.has_truth:
+            raise ConfigError(cfg.origins["pose.model"], "pose.model",
+                              f"'simulated' needs a source with ground truth; '{source.name}' has none")
+        from .simulated import SimulatedKeypointModel
+
+        return SimulatedKeypointModel(noise_px=cfg["sim.noise_px"], seed=cfg["sim.seed"])
+    kind, _, path = spec.partition(":")
+    raise ConfigError(cfg.origins["pose.model"], "pose.model", f"the {kind} engine is not available in this build ({path})")

@@ -1,0 +1,23 @@
+"""Bench rows for the stereo stage: triangulation plus validity per frame pair."""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import bench
+from ..capture.synthetic import SIMULATED_ZED2_HD720 as CAL, InfantMotion
+from ..frames import Keypoints2D
+from .stage import triangulate_joints
+from .triangulate import project_rectified
+from .validity import ValidityRules
+
+
+@bench.register("triangulate")
+def bench_triangulate(args) -> list[dict]:
+    xyz = InfantMotion(0).joints_mm(1.0)
+    lu, ru = project_rectified(xyz, CAL.fx, CAL.cx, CAL.cy, CAL.baseline_mm, CAL.fy)
+    ones = np.ones(17, np.float32)
+    left, right = Keypoints2D(lu.astype(np.float32), ones), Keypoints2D(ru.astype(np.float32), ones)
+    rules = ValidityRules()
+    repeat = getattr(args, "repeat", 200)
+    return [{"name": "triangulate+validity (17 joints)",
+             "median_us": bench.median_us(lambda: triangulate_joints(left, right, CAL, rules), repeat=repeat)}]

@@ -1,0 +1,163 @@
+"""The SQLite contract researchers query: every table and column, its unit and meaning, in one place.
+
+The DDL, docs/database.md and (later) the dumps' data dictionary are all generated from TABLES,
+so they cannot drift apart. NULL rules are part of each column's meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..joints import JOINT_NAMES
+
+SCHEMA_VERSION = 1
+END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    decl: str  # SQL type and constraints
+    unit: str
+    meaning: str
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    doc: str
+    columns: tuple[Column, ...]
+    constraints: tuple[str, ...] = ()
+    without_rowid: bool = False
+
+    def ddl(self) -> str:
+        parts = [f"  {c.name} {c.decl}".rstrip() for c in self.columns] + [f"  {c}" for c in self.constraints]
+        tail = " WITHOUT ROWID" if self.without_rowid else ""
+        return f"CREATE TABLE IF NOT EXISTS {self.name} (\n" + ",\n".join(parts) + f"\n){tail};"
+
+
+_REASONS_SQL = ", ".join(f"'{r}'" for r in END_REASONS)
+
+TABLES: tuple[Table, ...] = (
+    Table("meta", "Facts about this database file.", (
+        Column("key", "TEXT PRIMARY KEY", "", "Name of the fact, e.g. schema_version."),
+        Column("value", "TEXT NOT NULL", "", "Its value, as text."),
+    )),
+    Table("joint_names", "The COCO-17 joint order used by every joint column.", (
+        Column("joint", "INTEGER PRIMARY KEY", "", "Joint index 0-16 (COCO order)."),
+        Column("name", "TEXT NOT NULL UNIQUE", "", "Joint name, e.g. left_wrist."),
+    )),
+    Table("calibrations", "Rectified stereo calibration a session was triangulated with.", (
+        Column("id", "INTEGER PRIMARY KEY", "", "Row id, referenced by sessions.calibration_id."),
+        Column("serial", "TEXT NOT NULL", "", "Camera serial number ('synthetic' for the simulated ZED 2)."),
+        Column("resolution", "TEXT NOT NULL", "", "Camera resolution name (HD720, FHD, 2K, VGA)."),
+        Column("width", "INTEGER NOT NULL", "px", "Rectified image width."),
+        Column("height", "INTEGER NOT NULL", "px", "Rectified image height."),
+        Column("fx", "REAL NOT NULL", "px", "Rectified focal length along u (shared by both views)."),
+        Column("fy", "REAL NOT NULL", "px", "Rectified focal length along v."),
+        Column("cx", "REAL NOT NULL", "px", "Rectified principal point u (pixel-centre origin)."),
+        Column("cy", "REAL NOT NULL", "px", "Rectified principal point v."),
+        Column("baseline_mm", "REAL NOT NULL", "mm", "Distance between the rectified optical centres."),
+        Column("source", "TEXT NOT NULL", "", "Where it came from: synthetic, zed_conf, zed_sdk."),
+        Column("file_sha256", "TEXT", "", "sha256 of the factory calibration file; NULL when there is no file (synthetic)."),
+    )),
+    Table("sessions", "One recording: started by a nurse or `agma record`, ended with a reason.", (
+        Column("id", "INTEGER PRIMARY KEY", "", "Row id; child tables refer to it as session_id."),
+        Column("uid", "TEXT NOT NULL UNIQUE", "", "The id people see: <box_id>-<UTC yyyymmddThhmmssZ>-<4 hex>."),
+        Column("box_id", "TEXT NOT NULL", "", "Box that recorded it (config box.id)."),
+        Column("bed_label", "TEXT NOT NULL", "", "Bed or warmer label (never a patient identifier); '' when not set."),
+        Column("started_at_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When the session started."),
+        Column("ended_at_ns", "INTEGER", "ns since Unix epoch", "When it ended; NULL while open."),
+        Column("end_reason", f"TEXT CHECK (end_reason IN ({_REASONS_SQL}))", "",
+               "Why it ended: " + ", ".join(END_REASONS) + "; NULL while open."),
+        Column("source", "TEXT NOT NULL", "", "Frame source: synthetic, uvc, replay, zed."),
+        Column("model", "TEXT NOT NULL", "", "Pose model: 'simulated' or the model file's path."),
+        Column("model_sha256", "TEXT", "", "sha256 of the model file; NULL for the simulated model."),
+        Column("decoder", "TEXT", "", "Heatmap decoder (dark, standard); NULL when no heatmap is decoded."),
+        Column("fps_nominal", "REAL NOT NULL", "frames/s", "The source's nominal frame rate."),
+        Column("calibration_id", "INTEGER NOT NULL REFERENCES calibrations(id)", "", "Calibration used to triangulate."),
+        Column("frames", "INTEGER NOT NULL DEFAULT 0", "frames", "Frames committed so far (updated in each commit)."),
+        Column("dropped_frames", "INTEGER NOT NULL DEFAULT 0", "frames", "Frames the source delivered but the box dropped (inference or storage behind)."),
+        Column("software_version", "TEXT NOT NULL", "", "Version of the agma software that recorded it."),
+        Column("notes", "TEXT", "", "Free text for staff or researchers; NULL when none."),
+    )),
+    Table("frames", "One row per stored stereo frame pair.", (
+        Column("session_id", "INTEGER NOT NULL REFERENCES sessions(id)", "", "sessions.id."),
+        Column("frame_index", "INTEGER NOT NULL", "", "Index of the frame within the session, from 0 (gaps are dropped frames)."),
+        Column("t_ns", "INTEGER NOT NULL", "ns since Unix epoch", "Capture time (the camera's clock where it has one)."),
+        Column("valid_joints", "INTEGER NOT NULL", "joints", "Joints with 3D coordinates in this frame (0-17)."),
+        Column("latency_ms", "REAL", "ms", "From the frame entering the box to its triangulation; NULL when unknown."),
+    ), constraints=("PRIMARY KEY (session_id, frame_index)",), without_rowid=True),
+    Table("joints", "One row per frame and joint: the 3D position and the 2D evidence it was computed from.", (
+        Column("session_id", "INTEGER NOT NULL", "", "sessions.id."),
+        Column("frame_index", "INTEGER NOT NULL", "", "frames.frame_index."),
+        Column("joint", "INTEGER NOT NULL", "", "Joint index (joint_names)."),
+        Column("x_mm", "REAL", "mm", "X in the left rectified camera frame (right); NULL when invalid_reason is set."),
+        Column("y_mm", "REAL", "mm", "Y (down); NULL when invalid."),
+        Column("z_mm", "REAL", "mm", "Z (along the optical axis, distance from the camera); NULL when invalid."),
+        Column("confidence", "REAL", "", "min(left_score, right_score); NULL when a view has no score."),
+        Column("left_u", "REAL", "px", "Column in the left rectified image; NULL when not detected."),
+        Column("left_v", "REAL", "px", "Row in the left rectified image; NULL when not detected."),
+        Column("left_score", "REAL", "", "Left view's heatmap maximum (1 for the simulated model)."),
+        Column("right_u", "REAL", "px", "Column in the right rectified image; NULL when not detected."),
+        Column("right_v", "REAL", "px", "Row in the right rectified image; NULL when not detected."),
+        Column("right_score", "REAL", "", "Right view's heatmap maximum."),
+        Column("epipolar_px", "REAL", "px", "|left_v - right_v|; NULL when a view is missing."),
+        Column("invalid_reason", "TEXT", "", "NULL for a valid joint, else not_detected, low_score, disparity_not_positive, depth_out_of_range or epipolar_error."),
+    ), constraints=("PRIMARY KEY (session_id, frame_index, joint)",), without_rowid=True),
+    Table("events", "What happened during a session (start, stop, errors, drops).", (
+        Column("id", "INTEGER PRIMARY KEY", "", "Row id."),
+        Column("session_id", "INTEGER REFERENCES sessions(id)", "", "sessions.id; NULL for box-level events."),
+        Column("t_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When it happened."),
+        Column("kind", "TEXT NOT NULL", "", "Event kind, e.g. session_started, session_ended."),
+        Column("detail", "TEXT", "", "Human-readable detail or JSON; NULL when none."),
+    )),
+    Table("ground_truth", "Simulation and annotated replays only: the true joints of each stored frame.", (
+        Column("session_id", "INTEGER NOT NULL", "", "sessions.id."),
+        Column("frame_index", "INTEGER NOT NULL", "", "frames.frame_index."),
+        Column("joint", "INTEGER NOT NULL", "", "Joint index."),
+        Column("x_mm", "REAL NOT NULL", "mm", "True X, left rectified camera frame."),
+        Column("y_mm", "REAL NOT NULL", "mm", "True Y."),
+        Column("z_mm", "REAL NOT NULL", "mm", "True Z."),
+        Column("left_u", "REAL NOT NULL", "px", "True column in the left rectified image."),
+        Column("left_v", "REAL NOT NULL", "px", "True row in the left rectified image."),
+        Column("right_u", "REAL NOT NULL", "px", "True column in the right rectified image."),
+        Column("right_v", "REAL NOT NULL", "px", "True row in the right rectified image."),
+    ), constraints=("PRIMARY KEY (session_id, frame_index, joint)",), without_rowid=True),
+)
+TABLE_BY_NAME = {t.name: t for t in TABLES}
+
+TRAJECTORY_VIEW = """CREATE VIEW IF NOT EXISTS trajectory AS
+SELECT s.uid AS session_uid, j.session_id, j.frame_index, f.t_ns, j.joint, n.name AS joint_name,
+       j.x_mm, j.y_mm, j.z_mm, j.confidence, j.invalid_reason
+FROM joints AS j
+JOIN sessions AS s ON s.id = j.session_id
+JOIN frames AS f ON f.session_id = j.session_id AND f.frame_index = j.frame_index
+JOIN joint_names AS n ON n.joint = j.joint;"""
+TRAJECTORY_DOC = ("One row per frame and joint with the session uid and joint name: "
+                  "`SELECT t_ns, x_mm, y_mm, z_mm FROM trajectory WHERE session_uid = ? AND joint_name = 'left_wrist'`.")
+
+
+def create_schema(conn) -> None:
+    """Create every table, the view and the fixed rows (idempotent, one transaction)."""
+    with conn:
+        for t in TABLES:
+            conn.execute(t.ddl())
+        conn.execute(TRAJECTORY_VIEW)
+        conn.executemany("INSERT OR IGNORE INTO joint_names(joint, name) VALUES (?, ?)", enumerate(JOINT_NAMES))
+        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+
+
+def docs_markdown() -> str:
+    """docs/database.md, generated from TABLES."""
+    lines = ["# The database", "",
+             "Generated by `agma db docs` from `appliance/store/schema.py` (a test keeps this file equal to it).",
+             "Lengths are mm, image coordinates px of the rectified images with the origin at the centre of",
+             "the top-left pixel, times ns since the Unix epoch. A missing value is NULL with its reason.", ""]
+    for t in TABLES:
+        lines += [f"## `{t.name}`", "", t.doc, "", "| column | type | unit | meaning |", "|---|---|---|---|"]
+        lines += [f"| `{c.name}` | {c.decl.split()[0]} | {c.unit} | {c.meaning} |" for c in t.columns]
+        if t.constraints:
+            lines += ["", "Constraints: " + "; ".join(t.constraints) + (" (WITHOUT ROWID)" if t.without_rowid else "") + "."]
+        lines.append("")
+    lines += ["## View `trajectory`", "", TRAJECTORY_DOC, "", "```sql", TRAJECTORY_VIEW, "```", ""]
+    return "\n".join(lines)

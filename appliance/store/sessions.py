@@ -1,0 +1,71 @@
+"""Session rows: open, close, events, calibration rows. Each takes the writer's connection.
+
+Run them through ``StoreWriter.call`` so that the writer thread stays the only one writing.
+"""
+from __future__ import annotations
+
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from ..frames import RectifiedCalibration
+from .schema import END_REASONS
+
+
+def new_uid(box_id: str, started_at_ns: int) -> str:
+    """<box_id>-<UTC yyyymmddThhmmssZ>-<4 hex>: readable, sortable, unique enough per box."""
+    stamp = datetime.fromtimestamp(started_at_ns / 1e9, tz=timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return f"{box_id}-{stamp}-{secrets.token_hex(2)}"
+
+
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    uid: str
+    started_at_ns: int
+
+
+def calibration_id(conn: sqlite3.Connection, c: RectifiedCalibration) -> int:
+    """The calibrations row equal to c, inserted when there is none."""
+    values = (c.serial, c.resolution, c.width, c.height, c.fx, c.fy, c.cx, c.cy, c.baseline_mm, c.source, c.file_sha256)
+    row = conn.execute(
+        "SELECT id FROM calibrations WHERE serial = ? AND resolution = ? AND width = ? AND height = ? AND fx = ? "
+        "AND fy = ? AND cx = ? AND cy = ? AND baseline_mm = ? AND source = ? AND file_sha256 IS ?", values).fetchone()
+    if row:
+        return row[0]
+    cur = conn.execute(
+        "INSERT INTO calibrations(serial, resolution, width, height, fx, fy, cx, cy, baseline_mm, source, file_sha256) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values)
+    return cur.lastrowid
+
+
+def add_event(conn: sqlite3.Connection, session_id: int | None, kind: str, detail: str | None = None,
+              t_ns: int | None = None) -> None:
+    conn.execute("INSERT INTO events(session_id, t_ns, kind, detail) VALUES (?, ?, ?, ?)",
+                 (session_id, time.time_ns() if t_ns is None else t_ns, kind, detail))
+
+
+def open_session(conn: sqlite3.Connection, *, box_id: str, bed_label: str, source: str, model: str,
+                 model_sha256: str | None, decoder: str | None, fps_nominal: float,
+                 calibration: RectifiedCalibration, software_version: str, started_at_ns: int | None = None) -> SessionRow:
+    started = time.time_ns() if started_at_ns is None else started_at_ns
+    uid = new_uid(box_id, started)
+    cal_id = calibration_id(conn, calibration)
+    cur = conn.execute(
+        "INSERT INTO sessions(uid, box_id, bed_label, started_at_ns, source, model, model_sha256, decoder, "
+        "fps_nominal, calibration_id, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (uid, box_id, bed_label, started, source, model, model_sha256, decoder, fps_nominal, cal_id, software_version))
+    add_event(conn, cur.lastrowid, "session_started", f"source={source} model={model}", started)
+    return SessionRow(id=cur.lastrowid, uid=uid, started_at_ns=started)
+
+
+def close_session(conn: sqlite3.Connection, session_id: int, end_reason: str, dropped_frames: int,
+                  detail: str | None = None, ended_at_ns: int | None = None) -> None:
+    if end_reason not in END_REASONS:
+        raise ValueError(f"unknown end reason {end_reason!r}")
+    ended = time.time_ns() if ended_at_ns is None else ended_at_ns
+    conn.execute("UPDATE sessions SET ended_at_ns = ?, end_reason = ?, dropped_frames = ? WHERE id = ?",
+                 (ended, end_reason, dropped_frames, session_id))
+    add_event(conn, session_id, "session_ended", f"{end_reason}" + (f": {detail}" if detail else ""), ended)
