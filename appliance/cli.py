@@ -66,3 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"agma {args.command}: interrupted", file=sys.stderr)
         return 130
+
+
+def console_main() -> None:
+    """Entry point of the `agma` console script."""
+    sys.exit(main())

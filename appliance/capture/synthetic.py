@@ -1,7 +1,7 @@
 """The synthetic source: a simulated preterm infant below a simulated ZED 2, with ground truth.
 
 The infant (about 45 cm, supine, head toward the top of the image, its left on the image's right)
-lies on a mattress 65-85 cm below the camera and makes smooth writhing-like limb movements: every
+lies on a mattress 74-85 cm below the camera and makes smooth writhing-like limb movements: every
 limb segment's direction is a rest posture (flexed, as preterm infants lie) plus a few slow
 sinusoids (0.15-0.9 Hz) of random phase, and the trunk drifts and turns slowly. Everything is a
 pure function of (seed, time), so a frame is the same whatever happened to the frames before it.
@@ -62,7 +62,7 @@ class InfantMotion:
         self.head_amp = np.deg2rad(rng.uniform(5.0, 15.0, size=2))
         self.head_freq = rng.uniform(0.05, 0.3, size=2)
         self.head_phase = rng.uniform(0.0, 2 * np.pi, size=2)
-        self.bed_depth_mm = float(rng.uniform(720.0, 830.0))  # mattress; the body is 65-85 cm away
+        self.bed_depth_mm = float(rng.uniform(740.0, 850.0))  # mattress; the body is 62-85 cm away
         self.origin_mm = np.array([rng.uniform(-60, 60), rng.uniform(0, 120)])
         self.yaw0 = float(np.deg2rad(rng.uniform(-15, 15)))
         self.drift = rng.uniform(0.02, 0.06, size=3), rng.uniform(0, 2 * np.pi, size=3)
