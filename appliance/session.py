@@ -16,14 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import __version__
 from .pipeline import Pipeline, Progress
-from .stereo import metrics
+from .stereo.report import session_accuracy
 from .stereo.validity import ValidityRules
 from .store import sessions as store_sessions
-from .store.readback import load_session_arrays
 from .store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -64,24 +61,6 @@ class RecordRequest:
 
     duration_s: float | None
     as_fast_as_possible: bool
-
-
-def session_accuracy(conn, session_id: int) -> dict[str, Any] | None:
-    """The summary's accuracy block from the stored rows; None without ground truth."""
-    arrays = load_session_arrays(conn, session_id)
-    if arrays.truth_xyz_mm is None or len(arrays.frame_index) == 0:
-        return None
-    acc = metrics.accuracy_3d(arrays.xyz_mm, arrays.truth_xyz_mm)
-    err2d = np.concatenate([
-        np.linalg.norm(arrays.left_uv_px - arrays.truth_left_uv_px, axis=-1)[arrays.valid],
-        np.linalg.norm(arrays.right_uv_px - arrays.truth_right_uv_px, axis=-1)[arrays.valid],
-    ])
-    return {
-        "mean_mm": acc["mean_mm"], "std_mm": acc["std_mm"],
-        "pck_10mm": acc["pck_10mm"], "pck_25mm": acc["pck_25mm"], "pck_50mm": acc["pck_50mm"],
-        "pck_100mm": acc["pck_100mm"],
-        "mean_2d_px": float(err2d.mean()) if err2d.size else float("nan"),
-    }
 
 
 class Recorder:
