@@ -64,6 +64,14 @@ def _model_spec(value: str) -> str | None:
     return None
 
 
+def _roi(value: list) -> str | None:
+    if len(value) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
+        return "expected 4 numbers [x, y, width, height]"
+    if value[2] <= 0 or value[3] <= 0:
+        return "width and height must be positive"
+    return None
+
+
 KEYS: tuple[Key, ...] = (
     Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid and MQTT topic. No patient data."),
     Key("box.bed_label", str, "", "", "Bed or warmer label shown with each session (a place, never a patient identifier)."),
@@ -75,14 +83,20 @@ KEYS: tuple[Key, ...] = (
     Key("capture.resolution", str, "HD720", "", "Camera resolution.", choices=("HD720", "FHD", "2K", "VGA")),
     Key("capture.replay_dir", str, "", "path", "Replay source: folder written by --write-replay or holding a side-by-side video and its .conf."),
     Key("sim.seed", int, 0, "", "Seed of the synthetic scene and of the simulated model's noise.", minimum=0),
-    Key("sim.noise_px", float, 1.0, "px", "Simulated model: overall per-axis, per-view standard deviation of the 2D error in image pixels; 0 is exact.", minimum=0.0, maximum=100.0),
+    Key("sim.noise_px", float, 4.6, "px", "Simulated model: overall per-axis, per-view standard deviation of the 2D error in image pixels; 0 is exact.", minimum=0.0, maximum=100.0),
     Key("sim.render", bool, True, "", "Synthetic source: draw the left/right images (needed by a real network and by --write-replay)."),
+    Key("sim.shared_fraction", float, 0.87, "", "Simulated model: fraction of the 2D error variance shared by the left and right views (cancels in the disparity).", minimum=0.0, maximum=1.0),
+    Key("sim.tail_fraction", float, 0.05, "", "Simulated model: probability that an error component comes from the heavy tail.", minimum=0.0, maximum=1.0),
+    Key("sim.tail_scale", float, 5.0, "", "Simulated model: standard deviation of the heavy tail relative to the Gaussian core.", minimum=1.0, maximum=100.0),
+    Key("sim.miss_rate", float, 0.002, "", "Simulated model: probability that a joint of one view is missed (weak maximum elsewhere); independent of sim.noise_px.", minimum=0.0, maximum=1.0),
     Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH'.", check=_model_spec),
+    Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
+    Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
     Key("pose.decoder", str, "dark", "", "Heatmap decoder: dark (DarkPose's Taylor refinement) or standard (HRNet's quarter-pixel shift).", choices=("dark", "standard")),
     Key("stereo.min_score", float, 0.2, "", "A joint whose score is below this in either view is invalid (low_score).", minimum=0.0, maximum=1.0),
     Key("stereo.min_depth_mm", float, 300.0, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
     Key("stereo.max_depth_mm", float, 1500.0, "mm", "Farthest plausible depth; farther triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
-    Key("stereo.max_epipolar_px", float, 8.0, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
+    Key("stereo.max_epipolar_px", float, 12.0, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
     Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite under the user's data directory ($XDG_DATA_HOME/agma)."),
     Key("store.commit_interval_s", float, 0.5, "s", "One transaction per this interval: what a crash may lose at most.", minimum=0.01, maximum=60.0),
     Key("store.queue_frames", int, 512, "frames", "Bound of the writer's queue; a live source that finds it full drops the frame (counted).", minimum=1, maximum=1_000_000),
@@ -120,6 +134,8 @@ def _coerce(key: Key, value: Any, where: str) -> Any:
     t = key.type
     if t is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
+    if t is list and isinstance(value, (list, tuple)):
+        value = [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
     if t is bool:
         ok = isinstance(value, bool)
     elif t is int:

@@ -99,10 +99,19 @@ def format_summary(s: dict) -> str:
     a = s.get("accuracy")
     if a:
         lines += [
-            "3D accuracy against ground truth (paper, retrained DarkPose32: 17.2 mm, 3DPCK@2.5cm 83.1 %)",
-            f"  mean error   {a['mean_mm']:.2f} mm (STD {a['std_mm']:.2f} mm) over valid joints",
-            f"  3DPCK        @1cm {a['pck_10mm']:.1f} %  @2.5cm {a['pck_25mm']:.1f} %  @5cm {a['pck_50mm']:.1f} %  "
-            f"@10cm {a['pck_100mm']:.1f} %  (all joints; invalid = miss)",
-            f"  2D error     {a['mean_2d_px']:.2f} px mean over valid joints and both views",
+            "accuracy against ground truth (paper: retrained DarkPose32, 18,000 stereo test pairs)",
+            f"  3D mean error   {a['mean_mm']:.1f} mm, STD {a['std_mm']:.1f} mm over valid joints ({100 * a['valid_ratio']:.1f} %)"
+            f"   paper 17.2 mm, STD 23.1 mm",
+            f"  3DPCK           @1cm {a['pck_10mm']:.1f}  @2.5cm {a['pck_25mm']:.1f}  @5cm {a['pck_50mm']:.1f}  "
+            f"@10cm {a['pck_100mm']:.1f} %   paper 40.5 / 83.1 / 97.3 / 99.5",
+            f"  2D PCK (torso)  @0.05 {a['pck2d_05']:.1f}  @0.1 {a['pck2d_10']:.1f}  @0.2 {a['pck2d_20']:.1f} %"
+            f"   paper 68.1 / 91.4 / 98.3",
+            f"  2D mean error   {a['mean_2d_px']:.2f} px over valid joints, both views",
+            "  per joint group  " + "".join(f"{g:>10}" for g in a["per_group"]),
         ]
+        for key, label, fmt in (("mean_mm", "mean (mm)", "{:10.1f}"), ("std_mm", "STD (mm)", "{:10.1f}"),
+                                ("pck_10mm", "3DPCK@1cm", "{:10.1f}"), ("pck_25mm", "3DPCK@2.5cm", "{:10.1f}"),
+                                ("pck_50mm", "3DPCK@5cm", "{:10.1f}"), ("pck_100mm", "3DPCK@10cm", "{:10.1f}")):
+            lines.append(f"  {label:<16}" + "".join(fmt.format(v[key]) if v[key] == v[key] else f"{'-':>10}"
+                                                   for v in a["per_group"].values()))
     return "\n".join(lines)

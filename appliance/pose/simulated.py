@@ -1,8 +1,13 @@
-"""The simulated model: ground-truth 2D joints plus reproducible noise, for sources with ground truth.
+"""The simulated model: ground-truth joints rendered as heatmaps and decoded like a network's.
 
-Keypoint-level stand-in: each view's true (u, v) plus Gaussian noise of ``noise_px`` standard
-deviation per axis, drawn from an RNG keyed by (seed, frame_index, view) so that a run is
-reproducible even when frames drop. Scores are 1.
+For each view: the true 2D joints plus the calibrated error model (appliance.pose.noise) are
+mapped into the crop's heatmap space, rendered with ``encode`` (DarkPose's training targets,
+sigma 3) at an amplitude that stands for the network's confidence, and handed to
+``decode_to_image`` exactly as an engine's output would be. A missed joint is a weak blob
+somewhere else in the crop (its score falls below stereo.min_score). So the accuracy measured in
+simulation is the accuracy of our own crop, decoding, triangulation and storage.
+
+Needs a source with ground truth.
 """
 from __future__ import annotations
 
@@ -10,28 +15,68 @@ import numpy as np
 
 from ..frames import Keypoints2D, StereoFrame
 from ..joints import NUM_JOINTS
+from .crop import Crop
+from .decode import decode_to_image, encode
 from .engine import ModelInfo
+from .noise import NoiseParams, draw_errors
 
-LEFT, RIGHT = 0, 1
+_AMPLITUDE = (0.65, 0.95)       # score of a detected joint, like a trained HRNet's maxima
+_MISS_AMPLITUDE = (0.03, 0.15)  # a missed joint's weak maximum
+_AMP_STREAM, _MISS_PLACE_STREAM = 4, 5
 
 
-def noise_rng(seed: int, frame_index: int, view: int) -> np.random.Generator:
-    """The RNG of one view of one frame: independent of every other frame and view."""
-    return np.random.default_rng([seed, frame_index, view])
+class SimulatedHeatmapModel:
+    """PoseStage: ground truth + noise -> heatmaps (2, 17, 96, 72) -> decode_to_image."""
+
+    def __init__(self, crop_left: Crop, crop_right: Crop, noise: NoiseParams, seed: int, decoder: str = "dark") -> None:
+        self.crops = (crop_left, crop_right)
+        self.noise, self.seed, self.decoder = noise, int(seed), decoder
+        self.info = ModelInfo(name="simulated", sha256=None)
+
+    def heatmaps(self, frame: StereoFrame) -> np.ndarray:
+        """float32 (2, 17, 96, 72): what a network would output for this frame."""
+        if frame.truth is None:
+            raise ValueError(f"frame {frame.index} carries no ground truth; the simulated model needs it")
+        errors = draw_errors(self.noise, self.seed, frame.index)
+        coords = np.empty((2, NUM_JOINTS, 2))
+        amp_rng = np.random.default_rng([self.seed, frame.index, _AMP_STREAM])
+        amplitude = amp_rng.uniform(*_AMPLITUDE, size=(2, NUM_JOINTS))
+        for view, (uv, crop) in enumerate(zip((frame.truth.left_uv_px, frame.truth.right_uv_px), self.crops)):
+            coords[view] = crop.image_to_heatmap(uv + errors.err_px[view])
+        if errors.missed.any():
+            place = np.random.default_rng([self.seed, frame.index, _MISS_PLACE_STREAM])
+            w, h = self.crops[0].heatmap_wh
+            n = int(errors.missed.sum())
+            coords[errors.missed] = np.column_stack([place.uniform(0, w - 1, n), place.uniform(0, h - 1, n)])
+            amplitude[errors.missed] = place.uniform(*_MISS_AMPLITUDE, n)
+        w, h = self.crops[0].heatmap_wh
+        return encode(coords, heatmap_hw=(h, w)) * amplitude[..., None, None].astype(np.float32)
+
+    def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
+        uv, scores = decode_to_image(self.heatmaps(frame), self.crops, method=self.decoder)
+        return Keypoints2D(uv[0], scores[0]), Keypoints2D(uv[1], scores[1])
 
 
 class SimulatedKeypointModel:
+    """Keypoint-level stand-in (no heatmaps): true joints plus the same error model.
+
+    Cheaper than SimulatedHeatmapModel; used where the decoder is not under test (store
+    benchmarks, durability tests). Scores are 1 except for missed joints (0).
+    """
+
     decoder = None
 
-    def __init__(self, noise_px: float, seed: int) -> None:
-        self.noise_px, self.seed = float(noise_px), int(seed)
+    def __init__(self, noise_px: float, seed: int, noise: NoiseParams | None = None) -> None:
+        self.noise = noise if noise is not None else NoiseParams(noise_px=float(noise_px))
+        self.seed = int(seed)
         self.info = ModelInfo(name="simulated", sha256=None)
 
     def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
         if frame.truth is None:
             raise ValueError(f"frame {frame.index} carries no ground truth; the simulated model needs it")
+        errors = draw_errors(self.noise, self.seed, frame.index)
         out = []
-        for view, uv in ((LEFT, frame.truth.left_uv_px), (RIGHT, frame.truth.right_uv_px)):
-            noise = noise_rng(self.seed, frame.index, view).normal(0.0, 1.0, size=(NUM_JOINTS, 2)) * self.noise_px
-            out.append(Keypoints2D(uv_px=(uv + noise).astype(np.float32), score=np.ones(NUM_JOINTS, np.float32)))
+        for view, uv in enumerate((frame.truth.left_uv_px, frame.truth.right_uv_px)):
+            score = np.where(errors.missed[view], 0.0, 1.0).astype(np.float32)
+            out.append(Keypoints2D(uv_px=(uv + errors.err_px[view]).astype(np.float32), score=score))
         return out[0], out[1]

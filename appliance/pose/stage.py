@@ -22,6 +22,14 @@ class PoseStage(Protocol):
         ...
 
 
+def roi_crop(cfg):
+    """The crop of the configured region of interest (pose.roi_px) in the model's convention."""
+    from .crop import crop_from_box
+
+    x, y, w, h = cfg["pose.roi_px"]
+    return crop_from_box(x, y, w, h, convention=cfg["pose.convention"])
+
+
 def build(cfg, source) -> PoseStage:
     """The pose stage named by ``pose.model``; ConfigError when it cannot run with this source."""
     spec = cfg["pose.model"]
@@ -29,8 +37,11 @@ def build(cfg, source) -> PoseStage:
         if not source.has_truth:
             raise ConfigError(cfg.origins["pose.model"], "pose.model",
                               f"'simulated' needs a source with ground truth; '{source.name}' has none")
-        from .simulated import SimulatedKeypointModel
+        from .noise import NoiseParams
+        from .simulated import SimulatedHeatmapModel
 
-        return SimulatedKeypointModel(noise_px=cfg["sim.noise_px"], seed=cfg["sim.seed"])
+        crop = roi_crop(cfg)
+        return SimulatedHeatmapModel(crop, crop, NoiseParams.from_config(cfg), seed=cfg["sim.seed"],
+                                     decoder=cfg["pose.decoder"])
     kind, _, path = spec.partition(":")
     raise ConfigError(cfg.origins["pose.model"], "pose.model", f"the {kind} engine is not available in this build ({path})")

@@ -21,7 +21,7 @@ class ValidityRules:
     min_score: float = 0.2
     min_depth_mm: float = 300.0
     max_depth_mm: float = 1500.0
-    max_epipolar_px: float = 8.0
+    max_epipolar_px: float = 12.0
 
     @classmethod
     def from_config(cls, cfg) -> ValidityRules:

@@ -17,16 +17,16 @@ WHERE s.uid = ? AND j.invalid_reason IS NULL
 """
 
 
-def _record(tmp_path, *extra):
+def _record(tmp_path, *extra, env=None):
     proc = agma("record", "--source", "synthetic", "--duration", "10", "--as-fast-as-possible",
-                "--db", str(tmp_path / "a.sqlite"), "--json", *extra)
+                "--db", str(tmp_path / "a.sqlite"), "--json", *extra, env=env)
     assert proc.returncode == 0, proc.stderr
     return last_json(proc)
 
 
 def test_zero_noise_is_exact_and_keys_present(tmp_path):
-    """With --sim-noise-px 0 the pipeline adds no error of its own: mean 3D error <= 0.1 mm."""
-    s = _record(tmp_path, "--sim-noise-px", "0")
+    """With --sim-noise-px 0 (and no misses) the pipeline adds no error of its own: mean 3D error <= 0.1 mm."""
+    s = _record(tmp_path, "--sim-noise-px", "0", env={"AGMA_SIM__MISS_RATE": "0", "AGMA_SIM__RENDER": "false"})
     assert {"session_id", "frames", "fps", "dropped_frames", "valid_joint_ratio", "db", "accuracy"} <= set(s)
     assert s["frames"] == 300 and s["dropped_frames"] == 0 and s["end_reason"] == "duration"
     acc = s["accuracy"]
@@ -36,8 +36,9 @@ def test_zero_noise_is_exact_and_keys_present(tmp_path):
 
 
 def test_noise_makes_it_worse_and_sql_reproduces_mean(tmp_path):
-    """2 px of 2D noise gives centimetre-scale 3D error; one SQL query over the rows gives the same mean."""
-    s = _record(tmp_path, "--sim-noise-px", "2", "--seed", "3")
+    """2 px of independent 2D noise gives centimetre-scale 3D error; one SQL query over the rows gives the same mean."""
+    env = {"AGMA_SIM__SHARED_FRACTION": "0", "AGMA_SIM__TAIL_FRACTION": "0", "AGMA_SIM__MISS_RATE": "0"}
+    s = _record(tmp_path, "--sim-noise-px", "2", "--seed", "3", env=env)
     acc = s["accuracy"]
     assert acc["mean_mm"] > 5.0
     assert acc["mean_2d_px"] == pytest.approx(2.0 * 1.2533, rel=0.1)  # mean of a 2D Gaussian radius: σ·sqrt(π/2)
