@@ -17,7 +17,7 @@ from typing import Any
 from . import __version__
 from .errors import AgmaError
 
-COMMAND_MODULES = ("record", "bench", "config", "db")
+COMMAND_MODULES = ("record", "bench", "config", "db", "engine")
 
 
 def _clean(obj: Any) -> Any:
@@ -40,12 +40,17 @@ def emit_json(obj: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    # Defaults are SUPPRESSed so that an option given before the subcommand (agma --json record)
+    # is not overwritten by the subcommand parser's default; the top parser sets the defaults.
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="TOML configuration file (else $AGMA_CONFIG, else /etc/agma/agma.toml)")
-    common.add_argument("--json", action="store_true", help="print one JSON document on the last line of stdout")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="more logging on stderr")
+    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                        help="TOML configuration file (else $AGMA_CONFIG, else /etc/agma/agma.toml)")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="print one JSON document on the last line of stdout")
+    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr")
     parser = argparse.ArgumentParser(prog="agma", description="AGMA bedside box: 3D pose of preterm infants.",
                                      parents=[common])
+    parser.set_defaults(config=None, json=False, verbose=0)
     parser.add_argument("--version", action="version", version=f"agma {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
     for name in COMMAND_MODULES:

@@ -92,6 +92,8 @@ KEYS: tuple[Key, ...] = (
     Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH'.", check=_model_spec),
     Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
     Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
+    Key("pose.track", bool, True, "", "Network models: crop each view around the previous frame's confident joints (with a margin), falling back to pose.roi_px."),
+    Key("pose.flip_test", bool, False, "", "Network models: also run the mirrored views in the same batch and average the flipped-back heatmaps (slower; see agma bench engine)."),
     Key("pose.decoder", str, "dark", "", "Heatmap decoder: dark (DarkPose's Taylor refinement) or standard (HRNet's quarter-pixel shift).", choices=("dark", "standard")),
     Key("stereo.min_score", float, 0.2, "", "A joint whose score is below this in either view is invalid (low_score).", minimum=0.0, maximum=1.0),
     Key("stereo.min_depth_mm", float, 300.0, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),

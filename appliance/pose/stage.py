@@ -44,4 +44,11 @@ def build(cfg, source) -> PoseStage:
         return SimulatedHeatmapModel(crop, crop, NoiseParams.from_config(cfg), seed=cfg["sim.seed"],
                                      decoder=cfg["pose.decoder"])
     kind, _, path = spec.partition(":")
+    if kind == "onnx":
+        from .onnx_engine import OnnxEngine
+        from .preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
+
+        policy = CropPolicy(roi_xywh=tuple(cfg["pose.roi_px"]), track=cfg["pose.track"], convention=cfg["pose.convention"])
+        return HeatmapPoseStage(OnnxEngine(path), Preprocessor(policy, flip_test=cfg["pose.flip_test"]),
+                                decoder=cfg["pose.decoder"])
     raise ConfigError(cfg.origins["pose.model"], "pose.model", f"the {kind} engine is not available in this build ({path})")

@@ -1,0 +1,118 @@
+"""Bench rows `agma bench engine [--onnx F.onnx]`: per frame pair, inference alone and everything else.
+
+Everything else is what the inference thread (and the writer thread) spend per stereo pair
+outside the network: preprocessing (two crops, warps and normalisation into one batch, with
+and without the flip test), decoding both views (DARK), triangulation with validity, and the
+store's ingest. Their sum is compared with the 5 ms budget of issue 5. The inference rows need
+``--onnx`` (ONNX Runtime, CPU or CUDA); without it they are reported as skipped.
+
+The frame is a rendered synthetic 1280x720 pair; the heatmaps decoded are the DARK targets of
+its true joints (a trained network's maps look like that; a random-weight export's do not).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .. import __version__, bench
+from ..capture.synthetic import SyntheticSource
+from ..frames import Keypoints2D
+from ..stereo.stage import to_pose3d
+from ..stereo.validity import ValidityRules
+from .crop import flip_back
+from .decode import decode_to_image, encode
+from .preprocess import CropPolicy, Preprocessor
+
+BUDGET_MS = 5.0
+WARMER_ROI = (200.0, 0.0, 880.0, 720.0)
+
+
+def _store_us_per_frame(poses, calibration, n: int) -> float:
+    from ..store import sessions
+    from ..store.writer import StoreWriter
+
+    with tempfile.TemporaryDirectory() as tmp:
+        writer = StoreWriter(Path(tmp) / "bench.sqlite", commit_interval_s=0.5, queue_frames=n + 1)
+        writer.start()
+        row = writer.call(lambda c: sessions.open_session(
+            c, box_id="bench", bed_label="", source="synthetic", model="bench", model_sha256=None,
+            decoder="dark", fps_nominal=30.0, calibration=calibration, software_version=__version__))
+        t0 = time.perf_counter()
+        for i in range(n):
+            writer.offer(row.id, dataclasses.replace(poses[i % len(poses)], frame_index=i), wait=True)
+        writer.call(lambda c: None)
+        elapsed = time.perf_counter() - t0
+        writer.stop()
+    return elapsed / n * 1e6
+
+
+@bench.register("engine")
+def bench_engine(args) -> list[dict]:
+    repeat = max(10, getattr(args, "repeat", 200) // 4)
+    source = SyntheticSource(seed=0, n_frames=2, paced=False, render=True)
+    frame = source.frame_at(1, 0)
+    truth = frame.truth
+    rows: list[dict] = []
+
+    pre = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI))
+    pre_flip = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI), flip_test=True)
+    crops, _ = pre.crops(frame)
+    heatmaps = np.stack([encode(c.image_to_heatmap(t)) for c, t in zip(crops, (truth.left_uv_px, truth.right_uv_px))])
+    mirrored = np.concatenate([heatmaps, flip_back(heatmaps, "dark")])
+
+    def preprocess():
+        c, _ = pre.crops(frame)
+        return pre.batch(frame, c)
+
+    def preprocess_flip():
+        c, _ = pre_flip.crops(frame)
+        pre_flip.merge(mirrored)
+        return pre_flip.batch(frame, c)
+
+    uv, scores = decode_to_image(heatmaps, crops, method="dark")
+    kl = Keypoints2D(uv_px=uv[0], score=scores[0])
+    kr = Keypoints2D(uv_px=uv[1], score=scores[1])
+    rules = ValidityRules()
+    t_pre = bench.median_us(preprocess, repeat=repeat)
+    t_pre_flip = bench.median_us(preprocess_flip, repeat=repeat)
+    t_dec = bench.median_us(lambda: decode_to_image(heatmaps, crops, method="dark"), repeat=repeat)
+    t_tri = bench.median_us(lambda: to_pose3d(frame, kl, kr, rules), repeat=repeat)
+    pose = to_pose3d(frame, kl, kr, rules)
+    t_store = _store_us_per_frame([pose], frame.calibration, n=max(200, repeat * 4))
+    rows += [
+        {"name": "preprocess (2 views: crop, warp, normalise)", "median_us": t_pre},
+        {"name": "preprocess + merge, flip test (4 views)", "median_us": t_pre_flip},
+        {"name": "decode dark (2 views, NumPy)", "median_us": t_dec},
+        {"name": "triangulate + validity", "median_us": t_tri},
+        {"name": "store ingest (writer thread, amortised)", "median_us": t_store},
+    ]
+    for flip, t_p in ((False, t_pre), (True, t_pre_flip)):
+        total = t_p + t_dec + t_tri + t_store
+        rows.append({"name": f"outside inference, total{' (flip test)' if flip else ''}", "median_us": total,
+                     "budget_ms": BUDGET_MS, "within_budget": total / 1000.0 <= BUDGET_MS})
+
+    onnx_path = getattr(args, "onnx", None) or os.environ.get("AGMA_BENCH_ONNX")
+    if not onnx_path:
+        rows.append({"name": "inference (pass --onnx F.onnx)", "median_us": None, "skipped": True})
+        return rows
+    from .onnx_engine import OnnxEngine
+
+    engine = OnnxEngine(onnx_path)
+    batch2 = preprocess()
+    batch4 = preprocess_flip()
+    inf_repeat = max(5, repeat // 5)
+    t_inf = bench.median_us(lambda: engine.infer(batch2), repeat=inf_repeat, warmup=2)
+    t_inf_flip = bench.median_us(lambda: engine.infer(batch4), repeat=inf_repeat, warmup=2)
+    provider = engine.providers[0]
+    rows += [
+        {"name": f"inference ONNX Runtime batch 2 ({provider})", "median_us": t_inf,
+         "model": Path(onnx_path).name, "share_outside": (t_pre + t_dec + t_tri + t_store) / (t_inf + t_pre + t_dec + t_tri + t_store)},
+        {"name": f"inference ONNX Runtime batch 4, flip test ({provider})", "median_us": t_inf_flip,
+         "ratio_vs_batch2": t_inf_flip / t_inf},
+    ]
+    return rows

@@ -1,0 +1,175 @@
+"""Preprocessing of the pose stage: crops, network input batch, flip test; and the network stage.
+
+Per view, the crop (appliance.pose.crop) comes from
+
+- the **previous frame's keypoints** when tracking is on and at least ``min_joints`` joints had a
+  score >= ``min_score``: the box around those joints, grown by ``margin`` of its size on every
+  side (keypoints lie inside the body: the head top and feet reach beyond them), then the
+  references' rule (3:4 aspect, 1.25 padding);
+- otherwise (first frame, infant lost, tracking off, tracked box smaller than ``min_box_px``)
+  the configured **region of interest** (the warmer area), or the whole image when none is set.
+
+The warped 384x288 BGR uint8 crops become one float32 batch (N, 3, 384, 288): BGR -> RGB,
+/255, normalised with the model contract's mean and std (DESIGN.md). Both views share the
+batch: [left, right]; with the flip test, [left, right, mirrored left, mirrored right], and
+:meth:`Preprocessor.merge` averages each view's heatmaps with its mirror's flipped back
+(``crop.flip_back``, the model's convention: DarkPose "dark" needs no shift, HRNet "hrnet" a
+one-column shift).
+
+:class:`HeatmapPoseStage` wires preprocessing -> HeatmapEngine -> decode_to_image into the
+pose stage protocol (appliance.pose.stage.PoseStage).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..frames import Keypoints2D, StereoFrame
+from .crop import Crop, crop_from_box, flip_back
+from .decode import decode_to_image
+from .engine import INPUT_HEIGHT, INPUT_WIDTH, MODEL_MEAN, MODEL_STD, HeatmapEngine, ModelInfo
+
+#: Per channel (R, G, B): x_norm = x_uint8 * _SCALE + _OFFSET == (x / 255 - mean) / std.
+_SCALE = (1.0 / (255.0 * np.asarray(MODEL_STD, dtype=np.float64))).astype(np.float32)
+_OFFSET = (-np.asarray(MODEL_MEAN, dtype=np.float64) / np.asarray(MODEL_STD, dtype=np.float64)).astype(np.float32)
+
+CROP_SOURCES = ("roi", "tracked")
+
+
+@dataclass(frozen=True)
+class CropPolicy:
+    """How each view's crop is chosen.
+
+    roi_xywh:        region of interest (x, y, w, h) in image px for both views (None: the
+                     whole image); roi_right_xywh overrides it for the right view.
+    track:           follow the previous frame's keypoints.
+    margin:          fraction of the keypoints' box added on each side before the 1.25 padding.
+    min_score:       a joint counts for tracking from this score.
+    min_joints:      fewer confident joints than this: fall back to the ROI.
+    min_box_px:      a tracked box (after the margin) smaller than this on its longer side:
+                     fall back to the ROI.
+    convention:      pixel convention of the model ("dark" for DarkPose, "hrnet").
+    """
+
+    roi_xywh: tuple[float, float, float, float] | None = None
+    roi_right_xywh: tuple[float, float, float, float] | None = None
+    track: bool = True
+    margin: float = 0.15
+    min_score: float = 0.3
+    min_joints: int = 6
+    min_box_px: float = 32.0
+    convention: str = "dark"
+
+
+def roi_crop(image_wh: tuple[int, int], roi_xywh: Sequence[float] | None, convention: str = "dark") -> Crop:
+    """The crop of a region of interest (x, y, w, h) px, or of the whole image when None."""
+    if roi_xywh is None:
+        w, h = image_wh
+        roi_xywh = (0.0, 0.0, float(w), float(h))
+    x, y, w, h = (float(v) for v in roi_xywh)
+    return crop_from_box(x, y, w, h, convention=convention)
+
+
+def tracked_crop(previous: Keypoints2D | None, policy: CropPolicy) -> Crop | None:
+    """The crop around the previous frame's confident joints, or None when it cannot be trusted."""
+    if previous is None or not policy.track:
+        return None
+    uv = np.asarray(previous.uv_px, dtype=np.float64)
+    ok = np.isfinite(uv).all(axis=1) & (np.asarray(previous.score) >= policy.min_score)
+    if int(ok.sum()) < policy.min_joints:
+        return None
+    lo, hi = uv[ok].min(axis=0), uv[ok].max(axis=0)
+    size = hi - lo
+    lo, size = lo - policy.margin * size, size * (1.0 + 2.0 * policy.margin)
+    if max(size) < policy.min_box_px:
+        return None
+    return crop_from_box(lo[0], lo[1], max(size[0], 1.0), max(size[1], 1.0), convention=policy.convention)
+
+
+def normalise_into(crop_bgr: np.ndarray, out_chw: np.ndarray) -> np.ndarray:
+    """Warped crop (384, 288, 3) uint8 BGR -> ``out_chw`` (3, 384, 288) float32 RGB, normalised."""
+    for c in range(3):  # output channel c (R, G, B) reads BGR plane 2 - c
+        np.multiply(crop_bgr[:, :, 2 - c], _SCALE[c], out=out_chw[c], dtype=np.float32)
+        out_chw[c] += _OFFSET[c]
+    return out_chw
+
+
+class Preprocessor:
+    """Frame + previous keypoints -> (crops, batch); heatmaps of the batch -> one map per view."""
+
+    def __init__(self, policy: CropPolicy | None = None, flip_test: bool = False) -> None:
+        self.policy = policy or CropPolicy()
+        self.flip_test = bool(flip_test)
+        self._roi_cache: dict[tuple, Crop] = {}
+
+    def _roi(self, image_wh: tuple[int, int], view: int) -> Crop:
+        roi = self.policy.roi_right_xywh if view == 1 and self.policy.roi_right_xywh else self.policy.roi_xywh
+        key = (image_wh, view, roi)
+        if key not in self._roi_cache:
+            self._roi_cache[key] = roi_crop(image_wh, roi, self.policy.convention)
+        return self._roi_cache[key]
+
+    def crops(self, frame: StereoFrame,
+              previous: tuple[Keypoints2D, Keypoints2D] | None = None) -> tuple[list[Crop], list[str]]:
+        """One Crop per view and where each came from ("tracked" or "roi")."""
+        crops, sources = [], []
+        for view, image in enumerate((frame.left, frame.right)):
+            tracked = tracked_crop(previous[view] if previous else None, self.policy)
+            if tracked is not None:
+                crops.append(tracked)
+                sources.append("tracked")
+            else:
+                crops.append(self._roi((image.shape[1], image.shape[0]), view))
+                sources.append("roi")
+        return crops, sources
+
+    def batch(self, frame: StereoFrame, crops: Sequence[Crop]) -> np.ndarray:
+        """float32 (2, 3, 384, 288) [left, right], or (4, ...) with the mirrored views appended."""
+        n = 2
+        out = np.empty((2 * n if self.flip_test else n, 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+        for view, (image, crop) in enumerate(zip((frame.left, frame.right), crops)):
+            normalise_into(crop.warp(image), out[view])
+        if self.flip_test:
+            out[n:] = out[:n, :, :, ::-1]
+        return out
+
+    def merge(self, heatmaps: np.ndarray) -> np.ndarray:
+        """Engine output -> (2, J, H, W): as is, or averaged with the flipped-back mirrors."""
+        if not self.flip_test:
+            return heatmaps
+        n = heatmaps.shape[0] // 2
+        return (heatmaps[:n] + flip_back(heatmaps[n:], self.policy.convention)) * np.float32(0.5)
+
+
+class HeatmapPoseStage:
+    """PoseStage of a network: preprocess -> engine.infer (one batch) -> decode_to_image.
+
+    Keeps the last frame's keypoints for the tracked crop; ``last_crops`` and
+    ``last_crop_sources`` are the crops of the frame being (or last) estimated and where each
+    came from ("tracked" or "roi"), for logging, viewers and tests."""
+
+    def __init__(self, engine: HeatmapEngine, preprocessor: Preprocessor | None = None,
+                 decoder: str = "dark") -> None:
+        self.engine = engine
+        self.pre = preprocessor or Preprocessor()
+        self.decoder = decoder
+        self.info: ModelInfo = engine.info
+        self._previous: tuple[Keypoints2D, Keypoints2D] | None = None
+        self.last_crops: list[Crop] = []
+        self.last_crop_sources: list[str] = []
+
+    def reset(self) -> None:
+        """Forget the tracked keypoints (a new session)."""
+        self._previous = None
+
+    def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
+        crops, sources = self.pre.crops(frame, self._previous)
+        self.last_crops, self.last_crop_sources = crops, sources
+        heatmaps = self.pre.merge(self.engine.infer(self.pre.batch(frame, crops)))
+        uv, scores = decode_to_image(heatmaps, crops, method=self.decoder)
+        left = Keypoints2D(uv_px=uv[0], score=np.asarray(scores[0], np.float32))
+        right = Keypoints2D(uv_px=uv[1], score=np.asarray(scores[1], np.float32))
+        self._previous = (left, right)
+        return left, right
