@@ -1,10 +1,65 @@
-"""Frame sources: synthetic (simulated infant), and later uvc, replay and the ZED SDK."""
+"""Frame sources: synthetic (simulated infant), uvc (the ZED as a UVC camera), replay (a recorded folder)."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from ..errors import ConfigError
+from ..frames import StereoFrame
 
 
-def open_source(cfg, duration_s: float | None, as_fast_as_possible: bool):
+class LimitedSource:
+    """Wraps a FrameSource to deliver at most n_frames (the --duration of sources without an end)."""
+
+    def __init__(self, source, n_frames: int) -> None:
+        self.source, self.n_frames = source, n_frames
+        self.calibration, self.fps_nominal = source.calibration, source.fps_nominal
+        self.has_truth, self.name = source.has_truth, source.name
+
+    def frames(self) -> Iterator[StereoFrame]:
+        for i, frame in enumerate(self.source.frames()):
+            if i >= self.n_frames:
+                break
+            yield frame
+
+    def close(self) -> None:
+        self.source.close()
+
+
+class ReplayTee:
+    """Wraps a FrameSource and writes every delivered frame to a replay folder (--write-replay).
+
+    The folder appears under its final name only when the source has ended (appliance.capture.replay).
+    Writing is explicit: no image reaches the disk otherwise (DESIGN.md, "Privacy").
+    """
+
+    def __init__(self, source, directory: str) -> None:
+        from .replay import ReplayWriter
+
+        self.source = source
+        self.calibration, self.fps_nominal = source.calibration, source.fps_nominal
+        self.has_truth, self.name = source.has_truth, source.name
+        self.writer = ReplayWriter(directory, source.fps_nominal, source.calibration)
+        self.info = None
+
+    def frames(self) -> Iterator[StereoFrame]:
+        try:
+            for frame in self.source.frames():
+                self.writer.write(frame)
+                yield frame
+        except BaseException:
+            self.writer.abort()
+            raise
+        self.info = self.writer.finish()
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def _device(text: str):
+    return int(text) if text.isdigit() else text
+
+
+def open_source(cfg, duration_s: float | None, as_fast_as_possible: bool, write_replay: str | None = None):
     """The FrameSource named by capture.source, delivering round(fps * duration_s) frames when given."""
     name = cfg["capture.source"]
     fps = cfg["capture.fps"]
@@ -12,6 +67,23 @@ def open_source(cfg, duration_s: float | None, as_fast_as_possible: bool):
     if name == "synthetic":
         from .synthetic import SyntheticSource
 
-        return SyntheticSource(seed=cfg["sim.seed"], fps=fps, n_frames=n_frames, paced=not as_fast_as_possible,
-                               render=cfg["sim.render"])
-    raise ConfigError(cfg.origins["capture.source"], "capture.source", f"the {name} source is not available in this build")
+        source = SyntheticSource(seed=cfg["sim.seed"], fps=fps, n_frames=n_frames, paced=not as_fast_as_possible,
+                                 render=cfg["sim.render"] or bool(write_replay))
+    elif name == "uvc":
+        from .uvc import UvcSource
+
+        source = UvcSource(_device(cfg["capture.device"]), cfg["capture.calibration"] or None,
+                           resolution=cfg["capture.resolution"], fps=fps)
+    elif name == "replay":
+        from .replay import ReplaySource
+
+        if not cfg["capture.replay_dir"]:
+            raise ConfigError(cfg.origins["capture.replay_dir"], "capture.replay_dir", "the replay source needs a folder (--replay DIR)")
+        source = ReplaySource(cfg["capture.replay_dir"], paced=not as_fast_as_possible)
+    else:  # the config's choices make this unreachable
+        raise ConfigError(cfg.origins["capture.source"], "capture.source", f"unknown source {name!r}")
+    if n_frames is not None and name != "synthetic":
+        source = LimitedSource(source, n_frames)
+    if write_replay:
+        source = ReplayTee(source, write_replay)
+    return source

@@ -9,6 +9,7 @@ from ..errors import UsageError
 
 FLAG_KEYS = {  # flag dest -> config key path
     "source": "capture.source",
+    "replay": "capture.replay_dir",
     "db": "store.db",
     "seed": "sim.seed",
     "sim_noise_px": "sim.noise_px",
@@ -23,6 +24,10 @@ def register(sub, common) -> None:
     p = sub.add_parser("record", parents=[common], help="record one session and print its summary",
                        description="Record one session: capture, pose, triangulate, store; then print a summary.")
     p.add_argument("--source", help="synthetic (default), uvc, replay")
+    p.add_argument("--replay", metavar="DIR", help="folder to replay (capture.replay_dir; implies --source replay)")
+    p.add_argument("--write-replay", metavar="DIR",
+                   help="also write the frames (images, calibration, ground truth) to a new replay folder; "
+                        "the only way images reach the disk")
     p.add_argument("--duration", type=float, metavar="S", help="seconds of recording at the source's rate (exactly fps*S frames)")
     p.add_argument("--as-fast-as-possible", action="store_true",
                    help="offline: every stage waits for the next instead of dropping frames")
@@ -65,8 +70,10 @@ def run(args) -> int:
 
     if args.duration is not None and not args.duration > 0:
         raise UsageError(f"--duration must be a positive number of seconds, got {args.duration}")
+    if args.replay and not args.source:
+        args.source = "replay"
     cfg = load_config(args)
-    source = open_source(cfg, args.duration, args.as_fast_as_possible)
+    source = open_source(cfg, args.duration, args.as_fast_as_possible, write_replay=args.write_replay)
     pose = build_pose(cfg, source)
     recorder = Recorder(cfg, source, pose, RecordRequest(args.duration, args.as_fast_as_possible))
     old = {sig: signal.signal(sig, lambda s, f, r=reason: recorder.request_stop(r))

@@ -1,0 +1,187 @@
+"""`agma calib show|install`: inspect a ZED factory calibration file, or install it on the box.
+
+``agma calib show FILE [--resolution HD720|FHD|2K|VGA] [--json]`` prints the raw per-eye
+intrinsics and distortion, the stereo extrinsics and the rectified values triangulation uses.
+JSON (one line): ``{"file", "serial", "sha256", "resolution", "raw": {"left": {fx, fy, cx, cy,
+k1, k2, p1, p2, k3}, "right": {...}, "stereo": {baseline_mm, ty_mm, tz_mm, rx, cv, rz},
+"disto": {"left": {...}, "right": {...}} or null}, "rectified": {fx, fy, cx, cy, baseline_mm,
+width, height, alpha}, "defaulted": [...]}``.
+
+``agma calib install FILE [--state-dir DIR]`` checks the file, then copies it to
+``<state>/calibration/SN<serial>.conf`` (state: --state-dir, else $AGMA_STATE_DIR, else
+/var/lib/agma), where the uvc source finds it without a network.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def _action_options() -> argparse.ArgumentParser:
+    """The common options again for `calib show|install`, defaulting to SUPPRESS: argparse lets a
+    nested parser's defaults overwrite what an outer level parsed, so `agma calib --json show F`
+    would otherwise lose its --json."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML configuration file")
+    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                   help="print one JSON document on the last line of stdout")
+    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr")
+    return p
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("calib", parents=[common], help="show or install a ZED factory calibration file (SN<serial>.conf)")
+    actions = p.add_subparsers(dest="calib_action", metavar="ACTION", required=True)
+    nested = _action_options()
+    show = actions.add_parser("show", parents=[nested], help="raw, stereo and rectified values of a calibration file")
+    show.add_argument("file", metavar="FILE", help="SN<serial>.conf")
+    show.add_argument("--resolution", default="HD720", type=str.upper, choices=("HD720", "FHD", "2K", "VGA"),
+                      help="which resolution's sections to use (default HD720)")
+    show.set_defaults(handler=run)
+    install = actions.add_parser("install", parents=[nested], help="copy a calibration file into the box's state directory")
+    install.add_argument("file", metavar="FILE", help="SN<serial>.conf")
+    install.add_argument("--state-dir", dest="state_dir", metavar="DIR",
+                         help="state directory (default: $AGMA_STATE_DIR, else /var/lib/agma)")
+    install.set_defaults(handler=run)
+    p.set_defaults(handler=run)
+
+
+def _emit_json(obj) -> None:
+    try:
+        from ..cli import emit_json
+    except ImportError:  # the CLI module is not there (a partial checkout): same one-line contract
+        print(json.dumps(obj, separators=(",", ":")))
+        return
+    emit_json(obj)
+
+
+def show_document(path: str | Path, resolution: str = "HD720") -> dict:
+    """The `calib show --json` document of a calibration file (ConfigError when it is broken)."""
+    from ..capture.rectify import DEFAULT_ALPHA, Rectifier
+    from ..capture.zed_calibration import load_zed_calibration
+
+    zed = load_zed_calibration(path, resolution)
+    rect = Rectifier(zed, source="conf")
+    c = rect.calibration
+    disto = None
+    if zed.left_disto is not None or zed.right_disto is not None:
+        disto = {
+            "left": zed.left_disto.as_dict() if zed.left_disto else None,
+            "right": zed.right_disto.as_dict() if zed.right_disto else None,
+        }
+    return {
+        "file": str(path),
+        "serial": zed.serial,
+        "sha256": zed.file_sha256,
+        "resolution": zed.resolution,
+        "raw": {
+            "left": zed.left.as_dict(),
+            "right": zed.right.as_dict(),
+            "stereo": zed.stereo.as_dict(),
+            "disto": disto,
+        },
+        "rectified": {
+            "fx": c.fx, "fy": c.fy, "cx": c.cx, "cy": c.cy, "baseline_mm": c.baseline_mm,
+            "width": c.width, "height": c.height, "alpha": DEFAULT_ALPHA,
+        },
+        "defaulted": list(zed.defaulted),
+    }
+
+
+def _print_show(doc: dict) -> None:
+    raw, r = doc["raw"], doc["rectified"]
+    print(f"{doc['file']}  serial {doc['serial'] or '(not in the file name)'}  sha256 {doc['sha256'][:16]}…")
+    print(f"resolution {doc['resolution']} ({r['width']}x{r['height']} per eye)")
+    for eye in ("left", "right"):
+        v = raw[eye]
+        print(f"raw {eye:<5}  fx {v['fx']:.4f}  fy {v['fy']:.4f}  cx {v['cx']:.4f}  cy {v['cy']:.4f} px   "
+              f"k1 {v['k1']:.6g}  k2 {v['k2']:.6g}  p1 {v['p1']:.6g}  p2 {v['p2']:.6g}  k3 {v['k3']:.6g}")
+    s = raw["stereo"]
+    print(f"stereo     baseline {s['baseline_mm']:.4f} mm  ty {s['ty_mm']:.4f} mm  tz {s['tz_mm']:.4f} mm   "
+          f"rx {s['rx']:.6g}  cv {s['cv']:.6g}  rz {s['rz']:.6g} rad")
+    if raw["disto"]:
+        for eye in ("left", "right"):
+            d = raw["disto"][eye]
+            if d:
+                print(f"disto {eye:<5} (rational model, not used for rectification)  "
+                      + "  ".join(f"{k} {v:.6g}" for k, v in d.items()))
+    print(f"rectified  fx {r['fx']:.4f}  fy {r['fy']:.4f}  cx {r['cx']:.4f}  cy {r['cy']:.4f} px   "
+          f"baseline {r['baseline_mm']:.4f} mm   (alpha {r['alpha']:g}: every pixel valid)")
+    for d in doc["defaulted"]:
+        print(f"note: {d} absent from the file, taken as 0")
+
+
+def install(path: str | Path, state_dir: str | Path | None = None) -> dict:
+    """Check ``path`` and copy it to ``<state>/calibration/SN<serial>.conf`` atomically.
+
+    Returns {"installed": destination, "serial", "sha256", "resolutions", "replaced": old sha256
+    or None, "unchanged": bool}. ConfigError when the file is broken or does not name its serial.
+    """
+    from ..capture.zed_calibration import (
+        calibration_dir,
+        parse_zed_conf,
+        read_conf_text,
+        resolutions_in,
+        serial_from_filename,
+    )
+
+    src = Path(path)
+    text, sha = read_conf_text(src)
+    serial = serial_from_filename(src)
+    if serial is None:
+        raise ConfigError(str(src), None, "cannot tell the camera's serial: the file must be named SN<serial>.conf")
+    resolutions = resolutions_in(text, str(src))
+    if not resolutions:
+        raise ConfigError(str(src), None, "no [LEFT_CAM_<res>]/[RIGHT_CAM_<res>] sections for HD, FHD, 2K or VGA")
+    for res in resolutions:  # every section the file has must parse: a broken one is refused now, not at capture
+        parse_zed_conf(text, res, where=str(src), serial=serial, file_sha256=sha)
+    dest_dir = calibration_dir(state_dir)
+    dest = dest_dir / f"SN{serial}.conf"
+    old_sha = hashlib.sha256(dest.read_bytes()).hexdigest() if dest.is_file() else None
+    if old_sha == sha:
+        return {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions),
+                "replaced": None, "unchanged": True}
+    try:
+        dest_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".SN{serial}.", suffix=".tmp", dir=dest_dir)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(src.read_bytes())
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, dest)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except PermissionError as exc:
+        raise ConfigError(str(dest_dir), None, f"cannot write ({exc.strerror}): run as the box's user or give --state-dir") from None
+    return {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions),
+            "replaced": old_sha, "unchanged": False}
+
+
+def run(args) -> int:
+    if args.calib_action == "show":
+        doc = show_document(args.file, args.resolution)
+        if args.json:
+            _emit_json(doc)
+        else:
+            _print_show(doc)
+        return 0
+    result = install(args.file, getattr(args, "state_dir", None))
+    if args.json:
+        _emit_json(result)
+    else:
+        if result["unchanged"]:
+            print(f"{result['installed']} already holds this file (sha256 {result['sha256'][:16]}…)")
+        else:
+            verb = "replaced" if result["replaced"] else "installed"
+            print(f"{verb} {result['installed']} (serial {result['serial']}, resolutions "
+                  f"{', '.join(result['resolutions'])}, sha256 {result['sha256'][:16]}…)")
+    return 0

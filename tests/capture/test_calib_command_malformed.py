@@ -1,0 +1,23 @@
+"""A malformed calibration file makes `agma calib show` fail with exit code 78 and one line on
+stderr naming the file, the section and the key; nothing on stdout."""
+from __future__ import annotations
+
+from . import zed_conf_files as Z
+from .calib_cli import run
+
+
+def test_exit_78_with_one_clear_line(monkeypatch, capsys, tmp_path):
+    text = Z.new_format().replace("[STEREO]\nBaseline=", "[STEREO]\nBaseline=12O.0\nOld=", 1)
+    path = Z.write(tmp_path / "SN3.conf", text)
+    code, out, err = run(monkeypatch, capsys, "calib", "show", path, "--json")
+    assert code == 78
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert path in lines[0] and "[STEREO] Baseline" in lines[0] and "not a number" in lines[0]
+
+
+def test_missing_resolution_is_78(monkeypatch, capsys, tmp_path):
+    path = Z.write(tmp_path / "SN3.conf", Z.old_format(resolutions=("HD",)))
+    code, _, err = run(monkeypatch, capsys, "calib", "show", path, "--resolution", "VGA")
+    assert code == 78 and "[LEFT_CAM_VGA]" in err
