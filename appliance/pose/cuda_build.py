@@ -1,0 +1,477 @@
+"""Compiling the CUDA decoder (``appliance/pose/cuda/*.cu``) for the box, and its launch contract.
+
+Why compile on the box: JetPack 6.0 ships CUDA 12.2, whose driver cannot load PTX from a newer
+toolkit (PTX ISA 9.0 from CUDA 13 > 8.2). So the box compiles the kernels itself, at install
+or first start, for its own SM, and caches the cubin by CUDA version, SM and source hash.
+CI proves that the same sources compile for the box with CUDA 12.2's NVRTC and ptxas from
+PyPI (``nvidia-cuda-nvrtc-cu12==12.2.140``, ``nvidia-cuda-nvcc-cu12==12.2.140``) to PTX
+<= 8.2 and an sm_87 cubin, and with the development machine's nvcc 13.
+
+Three toolchains, none imported at module import time:
+
+- NVRTC through ctypes on ``libnvrtc.so`` (:class:`Nvrtc`): the box's own CUDA (JetPack ships
+  libnvrtc), or the PyPI wheel's. ``compile(..., arch="sm_87")`` gives a cubin directly;
+  ``arch="compute_87"`` gives PTX for ptxas.
+- ``ptxas`` (:func:`ptxas_cubin`): PTX -> cubin.
+- ``nvcc -cubin`` (:func:`nvcc_cubin`).
+
+Also here, free of pycuda so that the host check uses exactly what the GPU path uses: the
+kernel names, :func:`launch_config` and :func:`pack_params` (the by-value kernel parameter).
+
+Command line (install step): ``python -m appliance.pose.cuda_build --sm 87 [--cache-dir D]``
+prints one JSON line with the cubin path, the toolchain and the CUDA version.
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import glob
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from appliance.errors import AgmaError
+
+#: Folder of the device sources.
+KERNEL_DIR = Path(__file__).resolve().parent / "cuda"
+#: The one translation unit of the decoder (it includes decode_heatmaps.cuh).
+KERNEL_SOURCE = KERNEL_DIR / "decode_heatmaps.cu"
+
+#: extern "C" entry points, by (method, input dtype name).
+ENTRY_POINTS = {
+    ("dark", "float32"): "agma_decode_dark_f32",
+    ("dark", "float16"): "agma_decode_dark_f16",
+    ("standard", "float32"): "agma_decode_standard_f32",
+    ("standard", "float16"): "agma_decode_standard_f16",
+}
+METHODS = ("dark", "standard")
+#: Must match decode_heatmaps.cuh (checked by the host-shim tests).
+MAX_VIEWS = 8
+MAX_BLUR_KERNEL = 31
+MAX_THREADS = 1024
+#: Threads per block (one block per heatmap). 256: 27 pixels per thread for 96x72 maps.
+DEFAULT_THREADS = 256
+#: struct AgmaDecodeParams: heatmaps, out (u64), hm_to_img [8][6] double, 6 x int32.
+PARAMS_FORMAT = "<QQ" + f"{MAX_VIEWS * 6}d" + "6i"
+PARAMS_SIZE = struct.calcsize(PARAMS_FORMAT)  # 424
+#: PTX ISA that CUDA 12.2's driver (JetPack 6.0) accepts at most.
+MAX_PTX_VERSION_CUDA_12_2 = (8, 2)
+#: The PyPI pins of CI's CUDA 12.2 toolchain.
+PIP_PINS = ("nvidia-cuda-nvrtc-cu12==12.2.140", "nvidia-cuda-nvcc-cu12==12.2.140")
+
+
+class CudaBuildError(AgmaError):
+    """A toolchain is missing or a compilation failed (the message says which and how to fix)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# launch contract (shared by the pycuda path and the host shim)
+# ---------------------------------------------------------------------------------------------
+def dtype_name(dtype) -> str:
+    dt = np.dtype(dtype)
+    if dt == np.float32:
+        return "float32"
+    if dt == np.float16:
+        return "float16"
+    raise ValueError(f"the CUDA decoder reads float32 or float16 heatmaps, got {dt}")
+
+
+def check_method(method: str, blur_kernel: int) -> None:
+    if method not in METHODS:
+        raise ValueError(f"unknown decode method {method!r}; expected one of {METHODS}")
+    if method == "dark" and (
+        int(blur_kernel) != blur_kernel or not 3 <= blur_kernel <= MAX_BLUR_KERNEL or blur_kernel % 2 != 1
+    ):
+        raise ValueError(f"blur_kernel must be an odd integer in 3..{MAX_BLUR_KERNEL}, got {blur_kernel!r}")
+
+
+def shared_bytes(method: str, height: int, width: int, threads: int) -> int:
+    """Dynamic shared memory of one block: AGMA_SHARED_BYTES in decode_heatmaps.cuh."""
+    words = 2 * (32 + 32 + 176 + 32 + 32) + 32 + 2 * threads + (height * width if method == "dark" else 0)
+    return 4 * words
+
+
+@dataclass(frozen=True)
+class LaunchConfig:
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int]
+    shared_bytes: int
+
+
+def launch_config(method: str, n_views: int, n_joints: int, height: int, width: int,
+                  threads: int = DEFAULT_THREADS) -> LaunchConfig:
+    """One block per heatmap of a launch of ``n_views`` (<= MAX_VIEWS) views."""
+    if not 1 <= n_views <= MAX_VIEWS:
+        raise ValueError(f"one launch decodes 1..{MAX_VIEWS} views, got {n_views}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads per block must be in 1..{MAX_THREADS}, got {threads}")
+    if n_joints < 1 or height < 1 or width < 1:
+        raise ValueError(f"bad heatmap shape: joints={n_joints}, {height}x{width}")
+    return LaunchConfig(
+        grid=(n_views * n_joints, 1, 1),
+        block=(threads, 1, 1),
+        shared_bytes=shared_bytes(method, height, width, threads),
+    )
+
+
+def pack_params(heatmaps_ptr: int, out_ptr: int, hm_to_img: np.ndarray, n_joints: int,
+                height: int, width: int, blur_kernel: int) -> bytes:
+    """struct AgmaDecodeParams for one launch; ``hm_to_img`` (n_views, 2, 3) float64."""
+    mats = np.asarray(hm_to_img, dtype=np.float64).reshape(-1, 6)
+    n_views = mats.shape[0]
+    if not 1 <= n_views <= MAX_VIEWS:
+        raise ValueError(f"one launch decodes 1..{MAX_VIEWS} views, got {n_views}")
+    padded = np.zeros((MAX_VIEWS, 6), dtype=np.float64)
+    padded[:n_views] = mats
+    return struct.pack(PARAMS_FORMAT, int(heatmaps_ptr), int(out_ptr), *padded.ravel().tolist(),
+                       n_views, int(n_joints), int(height), int(width), int(blur_kernel), 0)
+
+
+# ---------------------------------------------------------------------------------------------
+# sources and PTX
+# ---------------------------------------------------------------------------------------------
+def kernel_sources() -> list[Path]:
+    """Every .cu file of the decoder (each compiles alone)."""
+    return sorted(KERNEL_DIR.glob("*.cu"))
+
+
+def source_digest(extra: Sequence[str] = ()) -> str:
+    """sha256 over the device sources (.cu and .cuh) and ``extra`` strings (options)."""
+    h = hashlib.sha256()
+    for p in sorted(list(KERNEL_DIR.glob("*.cu")) + list(KERNEL_DIR.glob("*.cuh"))):
+        h.update(p.name.encode())
+        h.update(b"\0")
+        h.update(p.read_bytes())
+        h.update(b"\0")
+    for e in extra:
+        h.update(e.encode())
+        h.update(b"\0")
+    return h.hexdigest()
+
+
+_PTX_VERSION = re.compile(r"^\s*\.version\s+(\d+)\.(\d+)", re.MULTILINE)
+_PTX_TARGET = re.compile(r"^\s*\.target\s+(\S+)", re.MULTILINE)
+
+
+def ptx_version(ptx: str | bytes) -> tuple[int, int]:
+    """The PTX ISA version of a PTX text (its ``.version`` line)."""
+    text = ptx.decode("utf-8", "replace") if isinstance(ptx, bytes) else ptx
+    m = _PTX_VERSION.search(text)
+    if not m:
+        raise CudaBuildError("no .version line in the PTX")
+    return int(m.group(1)), int(m.group(2))
+
+
+def ptx_target(ptx: str | bytes) -> str:
+    text = ptx.decode("utf-8", "replace") if isinstance(ptx, bytes) else ptx
+    m = _PTX_TARGET.search(text)
+    if not m:
+        raise CudaBuildError("no .target line in the PTX")
+    return m.group(1).rstrip(",")
+
+
+def is_cubin(data: bytes) -> bool:
+    """An ELF image (what ptxas, nvcc -cubin and NVRTC's CUBIN give)."""
+    return data[:4] == b"\x7fELF"
+
+
+# ---------------------------------------------------------------------------------------------
+# NVRTC through ctypes
+# ---------------------------------------------------------------------------------------------
+def _pip_package_dir(package: str) -> Path | None:
+    """Folder of an installed ``nvidia.<package>`` wheel (e.g. cuda_nvrtc), without importing CUDA."""
+    for base in sys.path:
+        cand = Path(base or ".") / "nvidia" / package
+        if cand.is_dir():
+            return cand
+    return None
+
+
+def nvrtc_candidates() -> list[Path]:
+    """Where libnvrtc may be, in order: $AGMA_NVRTC, $CUDA_HOME/$CUDA_PATH, /usr/local/cuda (the
+    box's own CUDA: JetPack), the loader's search path, and last the PyPI wheel (CI)."""
+    out: list[Path] = []
+    env = os.environ.get("AGMA_NVRTC")
+    if env:
+        out.append(Path(env))
+    for root in (os.environ.get("CUDA_HOME"), os.environ.get("CUDA_PATH"), "/usr/local/cuda"):
+        if root:
+            for sub in ("lib64", "lib", "targets/aarch64-linux/lib", "targets/x86_64-linux/lib"):
+                for name in sorted(glob.glob(os.path.join(root, sub, "libnvrtc.so*"))):
+                    if "builtins" not in name and "alt" not in name:
+                        out.append(Path(name))
+    found = ctypes.util.find_library("nvrtc")
+    if found:
+        out.append(Path(found))
+    pip_dir = _pip_package_dir("cuda_nvrtc")
+    if pip_dir is not None:
+        out.extend(sorted((pip_dir / "lib").glob("libnvrtc.so*")))
+    seen: set[str] = set()
+    uniq = []
+    for p in out:
+        if str(p) not in seen:
+            seen.add(str(p))
+            uniq.append(p)
+    return uniq
+
+
+class Nvrtc:
+    """NVRTC (libnvrtc.so) through ctypes: CUDA C++ -> PTX or cubin, with no CUDA header."""
+
+    def __init__(self, path: str | os.PathLike | None = None) -> None:
+        candidates = [Path(path)] if path is not None else nvrtc_candidates()
+        errors = []
+        self.lib = None
+        for cand in candidates:
+            try:
+                self.lib = ctypes.CDLL(str(cand))
+                self.path = Path(cand)
+                break
+            except OSError as e:
+                errors.append(f"{cand}: {e}")
+        if self.lib is None:
+            raise CudaBuildError(
+                "libnvrtc not found (tried: " + ("; ".join(errors) or "nothing on this machine")
+                + "). On the box it comes with JetPack's CUDA; for CI: pip install " + " ".join(PIP_PINS)
+            )
+        lib = self.lib
+        P = ctypes.c_void_p
+        lib.nvrtcVersion.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_int)]
+        lib.nvrtcGetErrorString.restype = ctypes.c_char_p
+        lib.nvrtcGetErrorString.argtypes = [ctypes.c_int]
+        lib.nvrtcCreateProgram.argtypes = [ctypes.POINTER(P), ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                                           ctypes.POINTER(ctypes.c_char_p), ctypes.POINTER(ctypes.c_char_p)]
+        lib.nvrtcCompileProgram.argtypes = [P, ctypes.c_int, ctypes.POINTER(ctypes.c_char_p)]
+        lib.nvrtcDestroyProgram.argtypes = [ctypes.POINTER(P)]
+        for name in ("nvrtcGetProgramLogSize", "nvrtcGetPTXSize", "nvrtcGetCUBINSize"):
+            getattr(lib, name).argtypes = [P, ctypes.POINTER(ctypes.c_size_t)]
+        for name in ("nvrtcGetProgramLog", "nvrtcGetPTX", "nvrtcGetCUBIN"):
+            getattr(lib, name).argtypes = [P, ctypes.c_char_p]
+
+    def _check(self, rc: int, what: str, log: str = "") -> None:
+        if rc != 0:
+            msg = self.lib.nvrtcGetErrorString(rc).decode()
+            raise CudaBuildError(f"NVRTC {what} failed: {msg}" + (f"\n{log}" if log else ""))
+
+    def version(self) -> tuple[int, int]:
+        major, minor = ctypes.c_int(), ctypes.c_int()
+        self._check(self.lib.nvrtcVersion(ctypes.byref(major), ctypes.byref(minor)), "nvrtcVersion")
+        return major.value, minor.value
+
+    def compile(self, source: Path, arch: str, include_dirs: Sequence[str | os.PathLike] = (),
+                options: Sequence[str] = ()) -> tuple[bytes, str]:
+        """Compile ``source`` for ``arch``: "compute_XY" -> PTX text (bytes), "sm_XY" -> cubin.
+
+        The source's folder is always an include dir. Returns (image, compiler log).
+        """
+        source = Path(source)
+        src = source.read_bytes()
+        opts = [f"--gpu-architecture={arch}", "-std=c++17", f"-I{source.parent}"]
+        opts += [f"-I{d}" for d in include_dirs] + list(options)
+        prog = ctypes.c_void_p()
+        self._check(self.lib.nvrtcCreateProgram(ctypes.byref(prog), src, source.name.encode(), 0, None, None),
+                    "nvrtcCreateProgram")
+        try:
+            c_opts = (ctypes.c_char_p * len(opts))(*[o.encode() for o in opts])
+            rc = self.lib.nvrtcCompileProgram(prog, len(opts), c_opts)
+            size = ctypes.c_size_t()
+            self.lib.nvrtcGetProgramLogSize(prog, ctypes.byref(size))
+            buf = ctypes.create_string_buffer(max(size.value, 1))
+            self.lib.nvrtcGetProgramLog(prog, buf)
+            log = buf.value.decode("utf-8", "replace")
+            self._check(rc, f"compile of {source.name} ({' '.join(opts)})", log)
+            if arch.startswith("sm_"):
+                get_size, get = self.lib.nvrtcGetCUBINSize, self.lib.nvrtcGetCUBIN
+            else:
+                get_size, get = self.lib.nvrtcGetPTXSize, self.lib.nvrtcGetPTX
+            self._check(get_size(prog, ctypes.byref(size)), "size query")
+            out = ctypes.create_string_buffer(size.value)
+            self._check(get(prog, out), "image query")
+            image = out.raw[: size.value]
+            if not arch.startswith("sm_"):
+                image = image.rstrip(b"\0")
+            return image, log
+        finally:
+            self.lib.nvrtcDestroyProgram(ctypes.byref(prog))
+
+
+# ---------------------------------------------------------------------------------------------
+# ptxas and nvcc
+# ---------------------------------------------------------------------------------------------
+def find_ptxas() -> Path | None:
+    """$AGMA_PTXAS, the PyPI nvcc wheel's ptxas (CUDA 12.2 in CI), $CUDA_HOME/bin, PATH."""
+    env = os.environ.get("AGMA_PTXAS")
+    if env:
+        return Path(env)
+    pip_dir = _pip_package_dir("cuda_nvcc")
+    if pip_dir is not None and (pip_dir / "bin" / "ptxas").is_file():
+        return pip_dir / "bin" / "ptxas"
+    for root in (os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+        if root and Path(root, "bin", "ptxas").is_file():
+            return Path(root, "bin", "ptxas")
+    found = shutil.which("ptxas")
+    return Path(found) if found else None
+
+
+def find_nvcc() -> Path | None:
+    env = os.environ.get("AGMA_NVCC")
+    if env:
+        return Path(env)
+    found = shutil.which("nvcc")
+    if found:
+        return Path(found)
+    for root in (os.environ.get("CUDA_HOME"), "/usr/local/cuda"):
+        if root and Path(root, "bin", "nvcc").is_file():
+            return Path(root, "bin", "nvcc")
+    return None
+
+
+def _run(cmd: list[str], what: str) -> subprocess.CompletedProcess:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise CudaBuildError(f"{what} failed (exit {proc.returncode}): {' '.join(cmd)}\n{proc.stderr}{proc.stdout}")
+    return proc
+
+
+def tool_version(tool: Path) -> str:
+    """'12.2' from ``tool --version`` ("release 12.2, V12.2.140")."""
+    out = _run([str(tool), "--version"], f"{tool} --version").stdout
+    m = re.search(r"release (\d+\.\d+)", out)
+    return m.group(1) if m else "unknown"
+
+
+def ptxas_cubin(ptx: bytes, sm: int, ptxas: Path | None = None) -> bytes:
+    """PTX -> cubin for sm_<sm> with ptxas."""
+    tool = ptxas or find_ptxas()
+    if tool is None:
+        raise CudaBuildError("ptxas not found: pip install " + PIP_PINS[1] + " or install the CUDA toolkit")
+    with tempfile.TemporaryDirectory(prefix="agma-ptxas-") as d:
+        src, dst = Path(d, "k.ptx"), Path(d, "k.cubin")
+        src.write_bytes(ptx)
+        _run([str(tool), f"-arch=sm_{sm}", str(src), "-o", str(dst)], "ptxas")
+        return dst.read_bytes()
+
+
+def nvcc_cubin(source: Path, sm: int, nvcc: Path | None = None, extra: Sequence[str] = ()) -> bytes:
+    """``nvcc -cubin -arch=sm_<sm> -I<source folder> source``."""
+    tool = nvcc or find_nvcc()
+    if tool is None:
+        raise CudaBuildError("nvcc not found (set AGMA_NVCC or put nvcc on PATH)")
+    source = Path(source)
+    with tempfile.TemporaryDirectory(prefix="agma-nvcc-") as d:
+        dst = Path(d, "k.cubin")
+        _run([str(tool), "-cubin", f"-arch=sm_{sm}", f"-I{source.parent}", *extra, str(source), "-o", str(dst)],
+             "nvcc")
+        return dst.read_bytes()
+
+
+# ---------------------------------------------------------------------------------------------
+# the box: build once for its own SM, cached
+# ---------------------------------------------------------------------------------------------
+def default_cache_dir() -> Path:
+    env = os.environ.get("AGMA_CACHE_DIR")
+    if env:
+        return Path(env) / "cuda"
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "agma" / "cuda"
+
+
+@dataclass(frozen=True)
+class BuiltKernels:
+    cubin_path: Path
+    toolchain: str       # "nvrtc" or "nvcc"
+    cuda_version: str    # of the compiler, e.g. "12.2"
+    sm: int
+    cached: bool
+
+    def as_dict(self) -> dict:
+        return {"cubin": str(self.cubin_path), "toolchain": self.toolchain, "cuda_version": self.cuda_version,
+                "sm": self.sm, "cached": self.cached}
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: str = "auto",
+                nvrtc_path: str | os.PathLike | None = None) -> BuiltKernels:
+    """The decoder's cubin for sm_<sm>, compiled once and cached by CUDA version, SM and sources.
+
+    ``toolchain``: "nvrtc" (NVRTC straight to a cubin for the SM), "nvcc", or "auto" (NVRTC,
+    else nvcc). The cache file is ``decode_heatmaps-cuda<ver>-sm_<sm>-<sha12>.cubin``.
+    """
+    if toolchain not in ("auto", "nvrtc", "nvcc"):
+        raise ValueError(f"toolchain must be auto, nvrtc or nvcc, got {toolchain!r}")
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    errors = []
+    if toolchain in ("auto", "nvrtc"):
+        try:
+            nvrtc = Nvrtc(nvrtc_path)
+            ver = "%d.%d" % nvrtc.version()
+            path = cache / f"decode_heatmaps-cuda{ver}-sm_{sm}-{source_digest(['nvrtc', str(sm)])[:12]}.cubin"
+            if path.is_file() and is_cubin(path.read_bytes()[:4]):
+                return BuiltKernels(path, "nvrtc", ver, sm, True)
+            image, _ = nvrtc.compile(KERNEL_SOURCE, f"sm_{sm}")
+            _atomic_write(path, image)
+            return BuiltKernels(path, "nvrtc", ver, sm, False)
+        except CudaBuildError as e:
+            if toolchain == "nvrtc":
+                raise
+            errors.append(str(e))
+    nvcc = find_nvcc()
+    if nvcc is None:
+        raise CudaBuildError("cannot compile the CUDA decoder: " + " / ".join(errors + ["nvcc not found"]))
+    ver = tool_version(nvcc)
+    path = cache / f"decode_heatmaps-cuda{ver}-sm_{sm}-{source_digest(['nvcc', str(sm)])[:12]}.cubin"
+    if path.is_file() and is_cubin(path.read_bytes()[:4]):
+        return BuiltKernels(path, "nvcc", ver, sm, True)
+    _atomic_write(path, nvcc_cubin(KERNEL_SOURCE, sm, nvcc))
+    return BuiltKernels(path, "nvcc", ver, sm, False)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m appliance.pose.cuda_build",
+                                 description="Compile the CUDA heatmap decoder for this box's GPU (cached).")
+    ap.add_argument("--sm", type=int, required=True, help="compute capability as one number, e.g. 87 for Orin")
+    ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--toolchain", default="auto", choices=("auto", "nvrtc", "nvcc"))
+    ap.add_argument("--ptx", action="store_true", help="also report the PTX version NVRTC emits")
+    args = ap.parse_args(argv)
+    try:
+        built = build_cubin(args.sm, args.cache_dir, args.toolchain)
+        doc = built.as_dict()
+        if args.ptx:
+            ptx, _ = Nvrtc().compile(KERNEL_SOURCE, f"compute_{args.sm}")
+            doc["ptx_version"] = "%d.%d" % ptx_version(ptx)
+    except CudaBuildError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    print(json.dumps(doc))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""The CUDA decoder's own source, built for the host: ctypes over the host-shim library.
+
+``appliance/pose/cuda/host/decode_host.cpp`` includes ``cuda_host_shim.h`` and then the very
+``decode_heatmaps.cu`` the GPU runs, and launches it with the GPU path's launch configuration
+(:func:`appliance.pose.cuda_build.launch_config`): one host thread per CUDA thread, real
+barriers, the same shared-memory layout. It exists to check the kernel's arithmetic on every
+CI run without a GPU (tests/pose/test_cuda_host_parity.py); it is far too slow for the
+pipeline (hundreds of OS threads per launch).
+
+The library is built with g++ on first use into ``<cache>/host/`` (``$AGMA_CACHE_DIR`` or
+``~/.cache/agma``), named by a hash of the sources and the compiler, so an edit rebuilds it.
+"""
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from appliance.pose import cuda_build
+from appliance.pose.cuda_build import CudaBuildError
+
+HOST_DIR = cuda_build.KERNEL_DIR / "host"
+HOST_SOURCE = HOST_DIR / "decode_host.cpp"
+CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-pthread", "-ffp-contract=off", "-fno-fast-math",
+            "-fno-strict-aliasing")
+
+_lock = threading.Lock()
+_lib: ctypes.CDLL | None = None
+
+
+def _compiler() -> str:
+    cxx = os.environ.get("CXX") or shutil.which("g++") or shutil.which("c++")
+    if not cxx:
+        raise CudaBuildError("no C++ compiler (g++) found to build the CUDA host shim; apt-get install g++")
+    return cxx
+
+
+def _digest(cxx: str) -> str:
+    h = hashlib.sha256()
+    files = sorted(list(cuda_build.KERNEL_DIR.glob("*.cu")) + list(cuda_build.KERNEL_DIR.glob("*.cuh"))
+                   + list(HOST_DIR.glob("*.h")) + list(HOST_DIR.glob("*.cpp")))
+    for p in files:
+        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
+    ver = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
+    h.update(ver.encode() + b"\0" + " ".join(CXXFLAGS).encode())
+    return h.hexdigest()[:16]
+
+
+def library_path(cache_dir: str | os.PathLike | None = None) -> Path:
+    """Build (if needed) and return the host-shim shared library."""
+    cxx = _compiler()
+    base = Path(cache_dir) if cache_dir is not None else cuda_build.default_cache_dir().parent / "host"
+    path = base / f"libagma_decode_host-{_digest(cxx)}.so"
+    if path.is_file():
+        return path
+    base.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".so", dir=base)
+    os.close(fd)
+    cmd = [cxx, *CXXFLAGS, "-o", tmp, str(HOST_SOURCE)]
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        os.unlink(tmp)
+        raise CudaBuildError(f"building the CUDA host shim failed: {' '.join(cmd)}\n{proc.stderr}")
+    os.replace(tmp, path)  # atomic: a concurrent build just replaces it with the same thing
+    return path
+
+
+def load_library(cache_dir: str | os.PathLike | None = None) -> ctypes.CDLL:
+    global _lib
+    with _lock:
+        if _lib is None:
+            lib = ctypes.CDLL(str(library_path(cache_dir)))
+            lib.agma_host_decode.restype = ctypes.c_int
+            lib.agma_host_decode.argtypes = [
+                ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int,
+                ctypes.c_int, ctypes.c_void_p, ctypes.c_int, ctypes.c_int, ctypes.c_ulonglong, ctypes.c_void_p,
+            ]
+            lib.agma_host_launch_params.restype = ctypes.c_int
+            lib.agma_host_launch_params.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                                    ctypes.c_ulonglong]
+            lib.agma_host_last_error.restype = ctypes.c_char_p
+            lib.agma_host_half_to_float.restype = ctypes.c_float
+            lib.agma_host_half_to_float.argtypes = [ctypes.c_ushort]
+            lib.agma_host_shared_bytes.restype = ctypes.c_ulonglong
+            lib.agma_host_shared_bytes.argtypes = [ctypes.c_int] * 4
+            _lib = lib
+        return _lib
+
+
+def decode_raw(heatmaps: np.ndarray, hm_to_img: np.ndarray, method: str = "dark", blur_kernel: int = 11,
+               threads: int = cuda_build.DEFAULT_THREADS) -> np.ndarray:
+    """Run the kernel on the host: heatmaps (N, J, H, W) float32/float16, hm_to_img (N, 2, 3)
+    -> float32 (N, J, 3) = (u, v, score), exactly what the GPU writes."""
+    cuda_build.check_method(method, blur_kernel)
+    hm = np.ascontiguousarray(heatmaps)
+    if hm.ndim != 4:
+        raise ValueError(f"heatmaps must be (N, J, H, W), got shape {hm.shape}")
+    dt = cuda_build.dtype_name(hm.dtype)
+    n, j, h, w = hm.shape
+    mats = np.ascontiguousarray(np.asarray(hm_to_img, dtype=np.float64).reshape(n, 6))
+    out = np.empty((n, j, 3), dtype=np.float32)
+    if n == 0:
+        return out
+    cfg = cuda_build.launch_config(method, min(n, cuda_build.MAX_VIEWS), j, h, w, threads)
+    lib = load_library()
+    rc = lib.agma_host_decode(
+        hm.ctypes.data, 0 if dt == "float32" else 1, 0 if method == "dark" else 1, n, j, h, w,
+        mats.ctypes.data, int(blur_kernel), cfg.block[0], cfg.shared_bytes, out.ctypes.data,
+    )
+    if rc != 0:
+        raise CudaBuildError("host decode failed: " + lib.agma_host_last_error().decode())
+    return out
+
+
+def identity_affines(n: int) -> np.ndarray:
+    """(n, 2, 3) identity maps: the kernel's output is then in heatmap px."""
+    return np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (n, 1, 1))
+
+
+def decode_heatmaps(heatmaps: np.ndarray, method: str = "dark", blur_kernel: int = 11,
+                    threads: int = cuda_build.DEFAULT_THREADS) -> tuple[np.ndarray, np.ndarray]:
+    """Same contract as ``appliance.pose.decode.decode_heatmaps`` (coords in heatmap px)."""
+    hm = np.asarray(heatmaps)
+    out = decode_raw(hm, identity_affines(hm.shape[0]), method, blur_kernel, threads)
+    return out[..., :2].copy(), out[..., 2].copy()
+
+
+def decode_to_image(heatmaps: np.ndarray, crops: Sequence, method: str = "dark", blur_kernel: int = 11,
+                    threads: int = cuda_build.DEFAULT_THREADS) -> tuple[np.ndarray, np.ndarray]:
+    """Same contract as ``appliance.pose.decode.decode_to_image``: (uv (N, J, 2), scores (N, J))."""
+    hm = np.asarray(heatmaps)
+    mats = np.stack([c.hm_to_img for c in crops]) if len(crops) else np.zeros((0, 2, 3))
+    if mats.shape[0] != hm.shape[0]:
+        raise ValueError(f"need one crop per view: {mats.shape[0]} crops for N={hm.shape[0]}")
+    out = decode_raw(hm, mats, method, blur_kernel, threads)
+    return out[..., :2].copy(), out[..., 2].copy()
