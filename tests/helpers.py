@@ -14,7 +14,7 @@ def agma(*args: str, env: dict | None = None, timeout: float = 120, check: bool 
     """`python -m appliance ARGS` with a clean AGMA_* environment (so /etc or the caller's env cannot leak in)."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
     base.update(env or {})
-    proc = subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True,
+    proc = subprocess.run([sys.executable, "-m", "appliance", *args], capture_output=True, text=True, encoding="utf-8",
                           env=base, timeout=timeout, cwd=REPO)
     if check and proc.returncode != 0:
         raise AssertionError(f"agma {' '.join(args)} exited {proc.returncode}:\n{proc.stderr}")

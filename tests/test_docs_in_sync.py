@@ -7,11 +7,11 @@ from tests.helpers import REPO, agma
 
 
 def test_config_reference_is_current():
-    assert (REPO / "docs" / "config.md").read_text() == config.docs_markdown(), "run: agma config docs > docs/config.md"
+    assert (REPO / "docs" / "config.md").read_text(encoding="utf-8") == config.docs_markdown(), "run: agma config docs > docs/config.md"
 
 
 def test_database_reference_is_current():
-    assert (REPO / "docs" / "database.md").read_text() == schema.docs_markdown(), "run: agma db docs > docs/database.md"
+    assert (REPO / "docs" / "database.md").read_text(encoding="utf-8") == schema.docs_markdown(), "run: agma db docs > docs/database.md"
 
 
 def test_every_config_key_documented():

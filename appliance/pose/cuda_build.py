@@ -23,6 +23,7 @@ prints one JSON line with the cubin path, the toolchain and the CUDA version.
 """
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import glob
@@ -226,6 +227,21 @@ def nvrtc_candidates() -> list[Path]:
     return uniq
 
 
+@contextlib.contextmanager
+def _thread_locale_kept():
+    """NVRTC 12.2 switches the calling thread's locale (uselocale) to "C" and leaves it so:
+    afterwards Python's preferred encoding is ASCII and every text file or pipe opened without
+    an explicit encoding breaks. Put the thread's locale back as it was."""
+    libc = ctypes.CDLL(None)
+    libc.uselocale.restype = ctypes.c_void_p
+    libc.uselocale.argtypes = [ctypes.c_void_p]
+    saved = libc.uselocale(None)  # NULL: query the current one
+    try:
+        yield
+    finally:
+        libc.uselocale(saved)
+
+
 class Nvrtc:
     """NVRTC (libnvrtc.so) through ctypes: CUDA C++ -> PTX or cubin, with no CUDA header."""
 
@@ -279,6 +295,10 @@ class Nvrtc:
         src = source.read_bytes()
         opts = [f"--gpu-architecture={arch}", "-std=c++17", f"-I{source.parent}"]
         opts += [f"-I{d}" for d in include_dirs] + list(options)
+        with _thread_locale_kept():
+            return self._compile(source, src, arch, opts)
+
+    def _compile(self, source: Path, src: bytes, arch: str, opts: list[str]) -> tuple[bytes, str]:
         prog = ctypes.c_void_p()
         self._check(self.lib.nvrtcCreateProgram(ctypes.byref(prog), src, source.name.encode(), 0, None, None),
                     "nvrtcCreateProgram")
