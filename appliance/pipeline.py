@@ -6,6 +6,10 @@ capture thread --(queue, pipeline.queue_frames)--> inference thread (pose + ster
 A live source (``live=True``) never waits: when inference falls behind, the oldest queued frame
 is dropped; when the writer's queue is full, the new frame is dropped; both are counted. Offline
 work (``live=False``, --as-fast-as-possible) waits at every queue and drops nothing.
+
+``max_frames`` bounds a session the source would not end by itself (the disk guard reserved room
+for that many; it ends as ``duration``). When the writer reports the disk full, the source is
+stopped and the session ends as ``disk_full`` after the frames in flight are stored.
 """
 from __future__ import annotations
 
@@ -36,7 +40,7 @@ class Progress:
 
 @dataclass
 class PipelineResult:
-    end_reason: str  # "duration" when the source ran out, "stopped"/"shutdown" when asked, "error"
+    end_reason: str  # "duration" when the source ran out or max_frames was reached, "stopped"/"shutdown" when asked, "disk_full", "error"
     captured: int
     dropped: int
     elapsed_s: float
@@ -45,9 +49,10 @@ class PipelineResult:
 
 class Pipeline:
     def __init__(self, source: FrameSource, pose: PoseStage, rules: ValidityRules, writer: StoreWriter,
-                 session_id: int, live: bool, queue_frames: int = 4) -> None:
+                 session_id: int, live: bool, queue_frames: int = 4, max_frames: int | None = None) -> None:
         self.source, self.pose, self.rules, self.writer = source, pose, rules, writer
         self.session_id, self.live = session_id, live
+        self.max_frames = max_frames
         self._frames: queue.Queue = queue.Queue(maxsize=queue_frames)
         self._captured = 0
         self._capture_dropped = 0
@@ -72,8 +77,11 @@ class Pipeline:
             for frame in self.source.frames():
                 with self._lock:
                     self._captured += 1
+                    last = self.max_frames is not None and self._captured >= self.max_frames
                 if not self.live:
                     self._frames.put(frame)
+                    if last:
+                        break
                     continue
                 while True:
                     try:
@@ -86,6 +94,9 @@ class Pipeline:
                                 self._capture_dropped += 1
                         except queue.Empty:
                             pass
+                if last:
+                    log.info("session reached its longest duration (%d frames)", self.max_frames)
+                    break
         except BaseException as exc:  # a source failure ends the session as an error
             log.exception("capture failed")
             self._error = self._error or f"capture: {exc}"
@@ -103,7 +114,9 @@ class Pipeline:
                 left, right = self.pose.estimate(frame)
                 pose3d = to_pose3d(frame, left, right, self.rules)
                 self.writer.offer(self.session_id, pose3d, wait=not self.live)
-                if self.writer.error is not None:
+                if self.writer.disk_full:
+                    self.request_stop("disk_full")
+                elif self.writer.error is not None:
                     self._error = f"store: {self.writer.error}"
                     self.source.close()
         except BaseException as exc:

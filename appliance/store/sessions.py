@@ -49,15 +49,27 @@ def add_event(conn: sqlite3.Connection, session_id: int | None, kind: str, detai
 
 def open_session(conn: sqlite3.Connection, *, box_id: str, bed_label: str, source: str, model: str,
                  model_sha256: str | None, decoder: str | None, fps_nominal: float,
-                 calibration: RectifiedCalibration, software_version: str, started_at_ns: int | None = None) -> SessionRow:
+                 calibration: RectifiedCalibration, software_version: str, started_at_ns: int | None = None,
+                 continues_session: int | None = None) -> SessionRow:
+    """Insert an open session (end_reason NULL) and its session_started event.
+
+    continues_session: sessions.id of the interrupted session this one resumes (store/recovery.py),
+    recorded in the row and in a session_continues event; None for a new recording.
+    """
     started = time.time_ns() if started_at_ns is None else started_at_ns
     uid = new_uid(box_id, started)
     cal_id = calibration_id(conn, calibration)
     cur = conn.execute(
         "INSERT INTO sessions(uid, box_id, bed_label, started_at_ns, source, model, model_sha256, decoder, "
-        "fps_nominal, calibration_id, software_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (uid, box_id, bed_label, started, source, model, model_sha256, decoder, fps_nominal, cal_id, software_version))
+        "fps_nominal, calibration_id, software_version, continues_session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (uid, box_id, bed_label, started, source, model, model_sha256, decoder, fps_nominal, cal_id, software_version,
+         continues_session))
     add_event(conn, cur.lastrowid, "session_started", f"source={source} model={model}", started)
+    if continues_session is not None:
+        prev_uid, prev_end = conn.execute("SELECT uid, ended_at_ns FROM sessions WHERE id = ?",
+                                          (continues_session,)).fetchone()
+        gap = f", {(started - prev_end) / 1e9:.1f} s after its last stored frame" if prev_end is not None else ""
+        add_event(conn, cur.lastrowid, "session_continues", f"continues {prev_uid} (interrupted){gap}", started)
     return SessionRow(id=cur.lastrowid, uid=uid, started_at_ns=started)
 
 

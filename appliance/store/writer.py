@@ -1,5 +1,17 @@
 """The single writer: one thread owns the SQLite connection, fed by a bounded queue.
 
+Durability (docs/durability.md): WAL with ``synchronous=FULL``, so every COMMIT is fsynced before
+it returns; a crash or kill loses nothing committed, a power cut at most the batch being committed
+(one ``store.commit_interval_s``) on storage that honours flushes.
+
+One writer per database: ``start`` takes the exclusive lock ``<db>.lock`` (store/lock.py) before
+the file is opened for writing, and ``stop`` releases it after the connection is closed. Holding
+it, the writer thread refuses a file from a newer agma, migrates an older one (after a backup,
+store/migrations.py), and closes the sessions a dead holder left open (store/recovery.py,
+``recovered``). After every commit it reads the free disk space; below ``min_free_mb``, or when a
+commit fails with SQLITE_FULL, ``disk_full`` is set and the recorder ends the session as
+``disk_full`` (store/diskguard.py).
+
 Frames are committed in batches, one transaction per ``commit_interval_s``. A frame counts as
 stored only after its COMMIT returns: ``stored_frames`` and ``last_stored_t_ns`` move then and
 only then, and each commit also advances ``sessions.frames`` in the same transaction.
@@ -10,6 +22,7 @@ through ``call``, which runs in the writer thread after the pending frames are c
 """
 from __future__ import annotations
 
+import errno
 import logging
 import queue
 import sqlite3
@@ -23,9 +36,11 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import AgmaError
 from ..frames import Pose3D
 from ..joints import NUM_JOINTS
-from .schema import create_schema
+from . import diskguard, migrations, recovery
+from .lock import DatabaseLock
 
 log = logging.getLogger(__name__)
 
@@ -41,22 +56,48 @@ _TRUTH_SQL = ("INSERT INTO ground_truth(session_id, frame_index, joint, x_mm, y_
 _STOP = object()
 
 
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the database for writing: WAL, synchronous FULL, explicit transactions."""
+def open_database(path: Path, synchronous: str = SYNCHRONOUS) -> tuple[sqlite3.Connection, list[str]]:
+    """Open (creating or migrating if needed) the database for writing: WAL, synchronous FULL,
+    explicit transactions. The caller holds the write lock. -> (connection, migrations applied).
+
+    A file from a newer agma is refused before anything is written to it.
+    """
     import sqlite_utils
 
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     db = sqlite_utils.Database(path)
     conn = db.conn
-    conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
-    conn.execute("PRAGMA busy_timeout = 5000")
-    mode = conn.execute(f"PRAGMA journal_mode = {JOURNAL_MODE}").fetchone()[0]
-    if mode.lower() != JOURNAL_MODE:
-        raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode is {mode})")
-    conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    create_schema(conn)
-    return conn
+    try:
+        conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves
+        conn.execute("PRAGMA busy_timeout = 5000")
+        try:
+            version = migrations.check_version(conn, path)
+        except sqlite3.DatabaseError as exc:
+            raise AgmaError(f"{path}: cannot read it as an SQLite database ({exc}); nothing was changed") from None
+        mode = conn.execute(f"PRAGMA journal_mode = {JOURNAL_MODE}").fetchone()[0]
+        if mode.lower() != JOURNAL_MODE:
+            raise sqlite3.OperationalError(f"{path}: cannot switch to WAL (journal_mode is {mode})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        applied = migrations.prepare(conn, path, version)
+    except BaseException:
+        conn.close()
+        raise
+    return conn, applied
+
+
+def connect(path: Path, synchronous: str = SYNCHRONOUS) -> sqlite3.Connection:
+    """open_database without the list of migrations."""
+    return open_database(path, synchronous)[0]
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """SQLITE_FULL (Python 3.10 has no sqlite_errorcode: its message is fixed) or ENOSPC."""
+    if isinstance(exc, sqlite3.Error):
+        code = getattr(exc, "sqlite_errorcode", None)
+        return code == getattr(sqlite3, "SQLITE_FULL", 13) or "database or disk is full" in str(exc)
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 @contextmanager
@@ -64,10 +105,14 @@ def transaction(conn: sqlite3.Connection):
     conn.execute("BEGIN IMMEDIATE")
     try:
         yield conn
+        conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite may have rolled back already (SQLITE_FULL, I/O errors)
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error as exc:
+                log.error("store: rollback failed: %s", exc)
         raise
-    conn.execute("COMMIT")
 
 
 def _nan_to_none(values: list) -> list:
@@ -90,9 +135,24 @@ def frame_rows(session_id: int, pose: Pose3D) -> tuple[tuple, list[tuple], list[
 
 
 class StoreWriter:
-    def __init__(self, path: Path, commit_interval_s: float = 0.5, queue_frames: int = 512) -> None:
+    """The one writer of one database file (see the module's doc).
+
+    min_free_mb: below this much free space after a commit the writer sets ``disk_full``
+    (0: only a failed commit does). After ``start``: ``recovered`` lists the sessions closed as
+    interrupted, ``migrations`` the schema migrations applied.
+    """
+
+    def __init__(self, path: Path, commit_interval_s: float = 0.5, queue_frames: int = 512,
+                 min_free_mb: float = 0.0) -> None:
         self.path = Path(path)
         self.commit_interval_s = commit_interval_s
+        self.min_free_bytes = int(min_free_mb * diskguard.MB)
+        self.disk_full = False
+        self.disk_detail: str | None = None
+        self.recovered: list[recovery.RecoveredSession] = []
+        self.migrations: list[str] = []
+        self._db_lock = DatabaseLock(self.path)
+        self._reserve = diskguard.Reserve(self.path)
         self._queue: queue.Queue = queue.Queue(maxsize=queue_frames)
         self._lock = threading.Lock()
         self._stored = 0
@@ -106,9 +166,19 @@ class StoreWriter:
 
     # -- the caller's side ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Open the database in the writer thread; raises here if it cannot be opened."""
-        self._thread.start()
-        self._ready.result()
+        """Take the write lock, then open (migrate, recover) the database in the writer thread.
+
+        Raises here, having written nothing, when another process holds the lock (DatabaseLocked
+        naming its pid) or the file is from a newer agma (SchemaError); raises too if it cannot be opened.
+        """
+        self._db_lock.acquire()
+        try:
+            self._thread.start()
+            self._ready.result()
+        except BaseException:
+            self._thread.join()
+            self._db_lock.release()
+            raise
 
     def offer(self, session_id: int, pose: Pose3D, wait: bool) -> bool:
         """Queue one frame for the next commit. Live (wait=False): a full queue drops it (counted)."""
@@ -131,11 +201,18 @@ class StoreWriter:
         self._queue.put((fn, fut))
         return fut.result()
 
+    def flush(self) -> None:
+        """Commit the frames queued so far (no other write; cannot fail on a full disk itself)."""
+        fut: Future = Future()
+        self._queue.put((None, fut))
+        fut.result()
+
     def stop(self) -> None:
-        """Commit everything already queued, then close the connection."""
+        """Commit everything already queued, close the connection, release the write lock."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
+        self._db_lock.release()
 
     @property
     def stored_frames(self) -> int:
@@ -155,10 +232,23 @@ class StoreWriter:
     # -- the writer thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         try:
-            conn = connect(self.path)
+            conn, self.migrations = open_database(self.path)
+            try:
+                with transaction(conn):
+                    self.recovered = recovery.close_interrupted(conn, self._db_lock.previous_holder)
+                self._check_disk()
+                if not self._reserve.ensure():
+                    log.warning("store: no room for %s; a sudden full disk may leave the session row open "
+                                "(the next recorder closes it as interrupted)", self._reserve.path)
+            except BaseException:
+                conn.close()
+                raise
         except BaseException as exc:  # reported to start()
             self._ready.set_exception(exc)
             return
+        for r in self.recovered:
+            log.warning("store: session %s was left open by a recorder that died; closed as interrupted "
+                        "(%d committed frames kept)", r.uid, r.frames)
         self._ready.set_result(None)
         self.conn = conn
         pending: list[tuple[int, Pose3D]] = []
@@ -174,14 +264,21 @@ class StoreWriter:
                 if item is _STOP:
                     self._flush(conn, pending)
                     return
-                if item is not None and callable(item[0]):
+                if item is not None and isinstance(item[1], Future):
                     self._flush(conn, pending)
                     fn, fut = item
+                    if fn is None:  # flush(): no transaction of its own
+                        fut.set_result(None)
+                        continue
                     try:
                         with transaction(conn):
-                            fut.set_result(fn(conn))
-                    except BaseException as exc:
+                            value = fn(conn)
+                    except BaseException as exc:  # fn or its COMMIT failed: the caller gets the exception
+                        if is_disk_full(exc):
+                            self._set_disk_full(f"a write failed: {exc}")
                         fut.set_exception(exc)
+                    else:
+                        fut.set_result(value)  # only once COMMIT has returned
                     continue
                 if item is not None:
                     if self.error is None:
@@ -213,6 +310,9 @@ class StoreWriter:
                     conn.execute("UPDATE sessions SET frames = frames + ? WHERE id = ?", (n, session_id))
         except BaseException as exc:
             log.error("store: commit of %d frames failed: %s", len(frames), exc)
+            if is_disk_full(exc):
+                self._set_disk_full(f"a commit of {len(frames)} frames failed: {exc} "
+                                    f"({diskguard.free_bytes(self.path) / diskguard.MB:.1f} MB free)")
             self.error = exc
             pending.clear()
             return
@@ -221,3 +321,20 @@ class StoreWriter:
             self._last_t_ns = max(f[2] for f in frames)
             self._commits += 1
         pending.clear()
+        self._check_disk()
+
+    def _check_disk(self) -> None:
+        """One statvfs per commit: below min_free_mb the session must end (the reserve takes the rest)."""
+        if self.disk_full or self.min_free_bytes <= 0:
+            return
+        free = diskguard.free_bytes(self.path)
+        if free < self.min_free_bytes:
+            self._set_disk_full(f"{free / diskguard.MB:.1f} MB free on {diskguard.existing_dir(self.path)}, "
+                                f"below store.min_free_mb {self.min_free_bytes / diskguard.MB:g} MB")
+
+    def _set_disk_full(self, detail: str) -> None:
+        self._reserve.release()  # room for closing the session row and its event
+        if not self.disk_full:
+            self.disk_detail = detail
+            self.disk_full = True
+            log.error("store: disk full: %s; ending the session", detail)

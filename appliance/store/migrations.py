@@ -1,0 +1,161 @@
+"""Schema versions: ``meta.schema_version`` and the named forward migrations between them.
+
+At start, under the write lock (store/lock.py), the writer calls ``check_version`` before it
+writes anything (a file from a newer agma is refused, untouched) and then ``prepare``:
+
+- an empty file gets the current schema (schema.create_schema);
+- an older file is first copied with SQLite's online backup API to ``<db>.v<old>.bak`` (written
+  to ``.part`` and renamed, so a ``.bak`` is always complete; an existing ``.bak`` is never
+  overwritten), then each migration runs in its own transaction together with the new
+  ``schema_version`` and an ``events`` row (kind ``schema_migrated``): a crash or error inside a
+  migration leaves the file at the previous version, and the next start simply runs it again.
+
+A migration that adds a column must append the same column last in ``schema.TABLES`` so that
+fresh and migrated files are equal column for column (tests/store/test_migration_v1.py).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .. import __version__
+from ..errors import AgmaError
+from .schema import SCHEMA_VERSION, create_schema
+
+log = logging.getLogger(__name__)
+
+
+class SchemaError(AgmaError):
+    """The file's schema cannot be used by this agma (newer, or not an agma database)."""
+
+
+@dataclass(frozen=True)
+class Migration:
+    """from_version -> from_version + 1; ``apply(conn)`` runs inside the migration's transaction."""
+
+    from_version: int
+    name: str
+    apply: Callable[[sqlite3.Connection], None]
+
+
+def _v1_sessions_continues_session(conn: sqlite3.Connection) -> None:
+    # Appended last, as in schema.TABLES; NULL for every existing session (none is a continuation).
+    conn.execute("ALTER TABLE sessions ADD COLUMN continues_session INTEGER REFERENCES sessions(id)")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "sessions.continues_session", _v1_sessions_continues_session),
+)
+
+
+def _chain() -> dict[int, Migration]:
+    by_from = {m.from_version: m for m in MIGRATIONS}
+    assert len(by_from) == len(MIGRATIONS), "two migrations start from the same version"
+    return by_from
+
+
+def stored_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    """meta.schema_version of the file; None for an empty file (no table yet). Reads only."""
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if not tables:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() if "meta" in tables else None
+    if row is None:
+        raise SchemaError(f"{path}: not an agma database (no meta.schema_version; tables: "
+                          f"{', '.join(sorted(tables))}); nothing was changed")
+    try:
+        return int(row[0])
+    except ValueError:
+        raise SchemaError(f"{path}: meta.schema_version is {row[0]!r}, not a number; nothing was changed") from None
+
+
+def check_version(conn: sqlite3.Connection, path: Path) -> int | None:
+    """The file's version, refused (SchemaError) when newer than this agma knows."""
+    version = stored_version(conn, path)
+    if version is not None and version > SCHEMA_VERSION:
+        raise SchemaError(
+            f"{path}: database schema version {version} is newer than this agma {__version__} knows "
+            f"(up to {SCHEMA_VERSION}); it was written by a newer agma: upgrade agma to record into it, "
+            f"or record to another --db; nothing was changed")
+    return version
+
+
+def backup_path(path: Path, version: int) -> Path:
+    """``<db>.v<version>.bak``, or a timestamped name beside it when that exists (never overwritten)."""
+    bak = Path(f"{path}.v{version}.bak")
+    if bak.exists():
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        bak = Path(f"{path}.v{version}.{stamp}-{os.getpid()}.bak")
+    return bak
+
+
+def backup_copy(conn: sqlite3.Connection, path: Path, version: int) -> Path:
+    """A complete, fsynced copy of the database (online backup API) before it is migrated."""
+    bak = backup_path(path, version)
+    part = Path(f"{bak}.part")  # a leftover from a killed backup is ours to overwrite
+    if part.exists():
+        part.unlink()
+    dst = sqlite3.connect(part)
+    try:
+        conn.backup(dst)
+    except BaseException:
+        dst.close()
+        part.unlink(missing_ok=True)  # an incomplete copy of our own making, not data
+        raise
+    dst.close()
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(part, bak)
+    dfd = os.open(bak.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+    return bak
+
+
+def migrate(conn: sqlite3.Connection, path: Path, version: int) -> list[str]:
+    """Apply every migration from ``version`` to SCHEMA_VERSION, one transaction each, after a backup."""
+    chain = _chain()
+    if version == SCHEMA_VERSION:
+        return []
+    missing = [v for v in range(version, SCHEMA_VERSION) if v not in chain]
+    if missing:
+        raise SchemaError(f"{path}: no migration from schema version {missing[0]}; nothing was changed")
+    try:
+        bak = backup_copy(conn, path, version)
+    except sqlite3.Error as exc:
+        raise SchemaError(f"{path}: cannot back up the database before migrating it ({exc}); nothing was changed") from None
+    log.warning("%s: schema version %d -> %d; backup %s", path, version, SCHEMA_VERSION, bak)
+    applied = []
+    for v in range(version, SCHEMA_VERSION):
+        m = chain[v]
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            m.apply(conn)
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(v + 1),))
+            conn.execute("INSERT INTO events(session_id, t_ns, kind, detail) VALUES (NULL, ?, 'schema_migrated', ?)",
+                         (time.time_ns(), f"schema version {v} -> {v + 1}: {m.name} (agma {__version__}; backup {bak})"))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(m.name)
+    return applied
+
+
+def prepare(conn: sqlite3.Connection, path: Path, version: int | None) -> list[str]:
+    """Bring the file to SCHEMA_VERSION: create it (empty file) or migrate it; the names applied."""
+    applied = [] if version is None else migrate(conn, path, version)
+    create_schema(conn)  # idempotent: creates a fresh file, and the view/fixed rows of any file
+    return applied
