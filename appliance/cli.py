@@ -17,7 +17,7 @@ from typing import Any
 from . import __version__
 from .errors import AgmaError
 
-COMMAND_MODULES = ("record", "bench", "config", "db", "engine", "calib")
+COMMAND_MODULES = ("record", "bench", "config", "db", "engine", "calib", "sessions", "dump", "export")
 
 
 def _clean(obj: Any) -> Any:

@@ -102,6 +102,10 @@ KEYS: tuple[Key, ...] = (
     Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite under the user's data directory ($XDG_DATA_HOME/agma)."),
     Key("store.commit_interval_s", float, 0.5, "s", "One transaction per this interval: what a crash may lose at most.", minimum=0.01, maximum=60.0),
     Key("store.queue_frames", int, 512, "frames", "Bound of the writer's queue; a live source that finds it full drops the frame (counted).", minimum=1, maximum=1_000_000),
+    Key("store.min_free_mb", float, 256.0, "MB", "Free space (10^6 bytes, on the database's filesystem) kept in reserve: a session starts only when the free space covers this plus its longest duration at the measured bytes per frame plus the WAL's peak (5 MB), and ends as disk_full when the free space falls below it (checked after each commit). Keep it above what the system and other programs need. Nothing is deleted automatically.", minimum=0.0),
+    Key("store.max_session_s", float, 3600.0, "s", "Longest session without a requested duration: it ends by itself (as duration) after this many seconds of frames at the source's rate, and the disk guard reserves room for that long at start.", minimum=0.0, min_exclusive=True, maximum=7 * 86400.0),
+    Key("store.resume_after_crash_s", float, 300.0, "s", "The daemon continues a recording interrupted (crash, kill, power cut) less than this long ago as a new session pointing to it (sessions.continues_session); 0 never resumes. `agma record` never resumes.", minimum=0.0, maximum=86400.0),
+    Key("store.dump_dir", str, "", "path", "Folder where each finished session's standalone dump waits to be pulled (<uid>.sqlite, then <uid>.sqlite.sha256 once complete); empty: dumps/ beside the database; off: no dumps are written. Nothing there is deleted automatically."),
     Key("pipeline.queue_frames", int, 4, "frames", "Bound of the capture-to-inference queue; when inference falls behind a live source the oldest frame is dropped (counted).", minimum=1, maximum=1000),
 )
 KEY_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}

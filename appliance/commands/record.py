@@ -92,7 +92,11 @@ def run(args) -> int:
         emit_json(summary)
     else:
         print(format_summary(summary))
-    return 0 if summary["end_reason"] != "error" else 1
+    if summary["end_reason"] in ("error", "disk_full"):
+        print(f"agma record: session {summary['session_id']} ended early ({summary['end_reason']}): {summary['error']}; "
+              f"{summary['frames']} committed frames are kept in {summary['db']}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def format_summary(s: dict) -> str:
@@ -102,6 +106,7 @@ def format_summary(s: dict) -> str:
         f"frames       {s['frames']} stored, {s['dropped_frames']} dropped, {s['fps']:.1f} fps achieved",
         f"valid joints {100 * s['valid_joint_ratio']:.1f} %",
         f"database     {s['db']}",
+        f"dump         {s['dump'] or '(none)'}",
     ]
     a = s.get("accuracy")
     if a:

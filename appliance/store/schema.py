@@ -2,6 +2,10 @@
 
 The DDL, docs/database.md and (later) the dumps' data dictionary are all generated from TABLES,
 so they cannot drift apart. NULL rules are part of each column's meaning.
+
+SCHEMA_VERSION is what a fresh database gets; an older file is brought to it by the named
+migrations of ``store/migrations.py``, and a column added by a migration is appended here last in
+its table (ALTER TABLE ADD COLUMN appends), so fresh and migrated files have the same columns.
 """
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from dataclasses import dataclass
 
 from ..joints import JOINT_NAMES
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 1: walking skeleton; 2: sessions.continues_session
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
 
 
@@ -79,6 +83,9 @@ TABLES: tuple[Table, ...] = (
         Column("dropped_frames", "INTEGER NOT NULL DEFAULT 0", "frames", "Frames the source delivered but the box dropped (inference or storage behind)."),
         Column("software_version", "TEXT NOT NULL", "", "Version of the agma software that recorded it."),
         Column("notes", "TEXT", "", "Free text for staff or researchers; NULL when none."),
+        Column("continues_session", "INTEGER REFERENCES sessions(id)", "",
+               "sessions.id of the interrupted session this one continues (resumed automatically after a crash, "
+               "within store.resume_after_crash_s); NULL when it is not a continuation. Added in schema version 2."),
     )),
     Table("frames", "One row per stored stereo frame pair.", (
         Column("session_id", "INTEGER NOT NULL REFERENCES sessions(id)", "", "sessions.id."),
@@ -108,7 +115,9 @@ TABLES: tuple[Table, ...] = (
         Column("id", "INTEGER PRIMARY KEY", "", "Row id."),
         Column("session_id", "INTEGER REFERENCES sessions(id)", "", "sessions.id; NULL for box-level events."),
         Column("t_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When it happened."),
-        Column("kind", "TEXT NOT NULL", "", "Event kind, e.g. session_started, session_ended."),
+        Column("kind", "TEXT NOT NULL", "", "Event kind: session_started, session_ended (detail starts with the end reason), "
+               "session_recovered (closed as interrupted by the next recorder after a crash), session_continues (a session "
+               "resuming an interrupted one), schema_migrated (session_id NULL); later issues add kinds."),
         Column("detail", "TEXT", "", "Human-readable detail or JSON; NULL when none."),
     )),
     Table("ground_truth", "Simulation and annotated replays only: the true joints of each stored frame.", (
@@ -161,3 +170,25 @@ def docs_markdown() -> str:
         lines.append("")
     lines += ["## View `trajectory`", "", TRAJECTORY_DOC, "", "```sql", TRAJECTORY_VIEW, "```", ""]
     return "\n".join(lines)
+
+
+def data_dictionary_rows() -> list[tuple[str, str, str, str]]:
+    """(table_name, column_name, unit, meaning) for every column of TABLES and of the trajectory view.
+
+    The rows of a dump's ``data_dictionary`` table. A view column is described by the table column it
+    is selected from (found by parsing TRAJECTORY_VIEW's select list and its FROM aliases), so it
+    cannot drift from the table's own description.
+    """
+    import re
+
+    rows = [(t.name, c.name, c.unit, c.meaning) for t in TABLES for c in t.columns]
+    doc = {(t, c): (u, m) for t, c, u, m in rows}
+    body = TRAJECTORY_VIEW.split(" AS\n", 1)[1]
+    select, _, source = body.partition("\nFROM ")
+    aliases = dict((a, t) for t, a in re.findall(r"\b(\w+)\s+AS\s+(\w+)\b", source))
+    for item in select.replace("SELECT", "", 1).split(","):
+        m = re.fullmatch(r"\s*(\w+)\.(\w+)(?:\s+AS\s+(\w+))?\s*", item)
+        if m and (aliases.get(m.group(1)), m.group(2)) in doc:
+            unit, meaning = doc[(aliases[m.group(1)], m.group(2))]
+            rows.append(("trajectory", m.group(3) or m.group(2), unit, f"From {aliases[m.group(1)]}.{m.group(2)}: {meaning}"))
+    return rows

@@ -1,0 +1,48 @@
+"""`agma export SESSION_ID --format csv|c3d|npz -o PATH [--wide]`: one session for analysis tools."""
+from __future__ import annotations
+
+import sys
+import time
+
+from .sessions import db_path
+
+
+def register(sub, common) -> None:
+    p = sub.add_parser("export", parents=[common], help="export one session as CSV, C3D or NPZ",
+                       description="Export one session (from the database or a dump given with --db): CSV in a tidy "
+                                   "long layout (one row per frame and joint; --wide: one row per frame), C3D (the 17 "
+                                   "joints as labelled points in mm; parts of at most 54,000 frames; timestamps in "
+                                   "<stem>.t_ns.csv), or NPZ (NumPy arrays).")
+    p.add_argument("session", metavar="SESSION_ID", help="session uid (see agma sessions)")
+    p.add_argument("--format", required=True, choices=("csv", "c3d", "npz"), help="output format")
+    p.add_argument("-o", "--output", required=True, metavar="PATH", help="output file (C3D parts: <stem>.partNN.c3d)")
+    p.add_argument("--wide", action="store_true", help="CSV: one row per frame instead of one per frame and joint")
+    p.add_argument("--db", metavar="PATH", help="SQLite database or dump (store.db)")
+    p.set_defaults(handler=run)
+
+
+def run(args) -> int:
+    from ..errors import UsageError
+    from ..store.export import export_session
+    from ..store.listing import open_readonly
+
+    if args.wide and args.format != "csv":
+        raise UsageError("--wide applies to --format csv only")
+    db = db_path(args)
+    t0 = time.perf_counter()
+    conn = open_readonly(db)
+    try:
+        paths = export_session(conn, args.session, args.format, args.output, wide=args.wide, db_path=db)
+    finally:
+        conn.close()
+    elapsed = time.perf_counter() - t0
+    print(f"exported {args.session} as {args.format} in {elapsed:.2f} s", file=sys.stderr)
+    if args.json:
+        from ..cli import emit_json
+
+        emit_json({"session_id": args.session, "format": args.format, "wide": args.wide,
+                   "paths": [str(p) for p in paths], "elapsed_s": elapsed})
+    else:
+        for p in paths:
+            print(p)
+    return 0
