@@ -1,7 +1,12 @@
 """Bench rows for the store, measured on a real SQLite file.
 
-- ``store ingest``: the writer thread's throughput per frame pair (with ground truth), and the
-  bytes one frame adds to the checkpointed file (the disk guard's BYTES_PER_FRAME comes from it);
+- ``store ingest``: the writer thread's throughput per frame pair and the bytes one frame adds to
+  the checkpointed file (``bytes_per_frame``, and ``mb_per_hour_30fps`` = that x 108,000 / 10^6),
+  side by side for the real recording path without ground truth (a camera: what the 250 MB per
+  hour budget and the compact storage are measured on) and with the simulation's ground truth
+  (the larger: the disk guard's BYTES_PER_FRAME comes from it). The poses are the box's own: the
+  synthetic scene through the simulated heatmap model (real heatmap maxima as scores, the default
+  noise of pose/noise.py from the configuration's defaults) and the default validity rules;
 - ``commit synchronous=FULL`` / ``NORMAL``, side by side: the cost of one commit of one batch
   (``store.commit_interval_s`` at 30 fps) in WAL mode, and per frame. FULL fsyncs the WAL at every
   commit; NORMAL only at checkpoints (docs/durability.md says what each one survives).
@@ -14,6 +19,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .. import __version__, bench
@@ -26,8 +32,12 @@ from . import sessions
 from .writer import _FRAME_SQL, _JOINT_SQL, _TRUTH_SQL, StoreWriter, connect, frame_rows, transaction
 
 
+HOUR_FRAMES_30FPS = 30 * 3600
+
+
 def _poses(n: int):
-    """n frames through the default (simulated) pose stage and validity rules, as `agma record` makes them."""
+    """n frames through the default (simulated heatmap) pose stage and validity rules, as `agma record`
+    makes them (configuration defaults: sim.noise_px and the rest of NoiseParams, stereo.*)."""
     cfg = config_mod.load(None, {"pose.model": ("simulated", "agma bench store")}, environ={})
     src = SyntheticSource(seed=0, n_frames=n, paced=False, render=False)
     model = build_pose(cfg, src)
@@ -65,9 +75,11 @@ def _open_session(conn, src) -> int:
                                  software_version=__version__).id
 
 
-def _ingest(poses, src, tmp: str) -> dict:
+def _ingest(poses, src, tmp: str, truth: bool) -> dict:
     n = len(poses)
-    path = Path(tmp) / "ingest.sqlite"
+    if not truth:
+        poses = [replace(p, truth=None) for p in poses]
+    path = Path(tmp) / f"ingest-{'truth' if truth else 'camera'}.sqlite"
     writer = StoreWriter(path, commit_interval_s=0.5, queue_frames=n + 1)
     writer.start()
     writer.stop()
@@ -82,9 +94,10 @@ def _ingest(poses, src, tmp: str) -> dict:
     elapsed = time.perf_counter() - t0
     writer.stop()  # the last connection checkpoints the WAL into the file
     size = os.path.getsize(path)
-    return {"name": f"store ingest ({n} frames, with ground truth)", "median_us": elapsed / n * 1e6,
-            "frames_per_s": n / elapsed, "x_realtime_30fps": n / elapsed / 30.0,
-            "bytes_per_frame": (size - empty) / n}
+    per_frame = (size - empty) / n
+    return {"name": f"store ingest ({n} frames, {'with ground truth' if truth else 'without ground truth'})",
+            "median_us": elapsed / n * 1e6, "frames_per_s": n / elapsed, "x_realtime_30fps": n / elapsed / 30.0,
+            "bytes_per_frame": per_frame, "mb_per_hour_30fps": per_frame * HOUR_FRAMES_30FPS / 1e6}
 
 
 def _commits(poses, src, tmp: str, synchronous: str, batch: int, commits: int) -> dict:
@@ -130,7 +143,7 @@ def bench_store(args) -> list[dict]:
     where = _bench_dir(args)
     with tempfile.TemporaryDirectory(prefix="agma-bench-", dir=where) as tmp:
         fs = {"dir": os.path.dirname(tmp), "fs": _fs_type(os.path.realpath(tmp))}
-        rows = [_ingest(poses[:n], src, tmp)]
+        rows = [_ingest(poses[:n], src, tmp, truth=False), _ingest(poses[:n], src, tmp, truth=True)]
         for sync in ("FULL", "NORMAL"):
             rows.append(_commits(poses, src, tmp, sync, batch, commits))
     for r in rows:

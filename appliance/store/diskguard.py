@@ -24,10 +24,11 @@ from ..errors import AgmaError
 MB = 1_000_000
 
 #: Bytes one stored frame pair adds to the database file, measured with ``agma bench store``
-#: (the default simulated pose stage, 9000 frames, checkpointed file): 3539 B with ground truth
-#: (simulation), 2144 B without (a camera). Rounded up from the larger;
-#: tests/store/test_disk_guard_estimate.py keeps a recorded session at or below it.
-BYTES_PER_FRAME = 3700
+#: (the default simulated heatmap pose stage, 2000 frames, checkpointed file, compact storage of
+#: schema version 3): 2257 B with ground truth (simulation), 862 B without (a camera). The larger,
+#: with about 10 % margin; tests/store/test_disk_guard_estimate.py keeps a recorded session
+#: between 80 % of it and it. (Schema version 2 stored 3539 B and 2144 B: the bound was 3700 B.)
+BYTES_PER_FRAME = 2500
 #: Room for the write-ahead log beside the file: SQLite checkpoints it back into the database at
 #: 1000 pages (4096 B + 24 B header each), so it peaks near 4.1 MB plus one commit's batch. (A
 #: reader holding a snapshot for long can delay checkpoints; store.min_free_mb covers that.)

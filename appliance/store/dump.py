@@ -4,10 +4,11 @@ How a dump is made (``dump_session``):
 
 1. One read transaction on the box's database (opened read-only, attached to a scratch database)
    copies that session's rows: its ``sessions`` row, its ``calibrations`` row, its ``frames``,
-   ``joints``, ``ground_truth`` and ``events`` (plus box-level events inside its time span), every
-   other table's rows that carry its ``session_id``, and all of ``joint_names`` and ``meta``. The
-   tables, indexes and views are created from the source's own ``CREATE`` statements, so a dump
-   keeps the schema version of the database it came from. WAL gives that transaction one snapshot:
+   ``joint_samples`` (``joints`` before schema version 3), ``ground_truth`` and ``events`` (plus
+   box-level events inside its time span), every other table's rows that carry its
+   ``session_id``, and all of ``joint_names`` and ``meta``. The tables, indexes and views (``joints``
+   over ``joint_samples``, ``trajectory``) are created from the source's own ``CREATE`` statements,
+   so a dump keeps the schema version of the database it came from. WAL gives that transaction one snapshot:
    a session being recorded at the same time changes nothing in it, and the recorder is never
    blocked (readers don't need its lock).
 2. A ``data_dictionary(table_name, column_name, unit, meaning)`` table is added from

@@ -11,7 +11,9 @@ writes anything (a file from a newer agma is refused, untouched) and then ``prep
   migration leaves the file at the previous version, and the next start simply runs it again.
 
 A migration that adds a column must append the same column last in ``schema.TABLES`` so that
-fresh and migrated files are equal column for column (tests/store/test_migration_v1.py).
+fresh and migrated files are equal column for column (tests/store/test_migration_v1.py,
+test_migration_v2.py). A migration's SQL is written out in full here, as it was for its version:
+a later schema must not change what an old migration does.
 """
 from __future__ import annotations
 
@@ -49,8 +51,84 @@ def _v1_sessions_continues_session(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE sessions ADD COLUMN continues_session INTEGER REFERENCES sessions(id)")
 
 
+_V3_JOINT_SAMPLES = """CREATE TABLE joint_samples (
+  session_id INTEGER NOT NULL,
+  frame_index INTEGER NOT NULL,
+  joint INTEGER NOT NULL,
+  x_10um INTEGER,
+  y_10um INTEGER,
+  z_10um INTEGER,
+  left_u_mpx INTEGER,
+  left_v_mpx INTEGER,
+  left_score_e4 INTEGER,
+  right_u_mpx INTEGER,
+  right_v_mpx INTEGER,
+  right_score_e4 INTEGER,
+  invalid_code INTEGER,
+  PRIMARY KEY (session_id, frame_index, joint)
+) WITHOUT ROWID"""
+_V3_REASONS = ((1, "not_detected"), (2, "low_score"), (3, "disparity_not_positive"), (4, "depth_out_of_range"),
+               (5, "epipolar_error"))
+_V3_JOINTS_VIEW = """CREATE VIEW joints AS
+SELECT session_id,
+       frame_index,
+       joint,
+       x_10um / 100.0 AS x_mm,
+       y_10um / 100.0 AS y_mm,
+       z_10um / 100.0 AS z_mm,
+       min(left_score_e4, right_score_e4) / 10000.0 AS confidence,
+       left_u_mpx / 1000.0 AS left_u,
+       left_v_mpx / 1000.0 AS left_v,
+       left_score_e4 / 10000.0 AS left_score,
+       right_u_mpx / 1000.0 AS right_u,
+       right_v_mpx / 1000.0 AS right_v,
+       right_score_e4 / 10000.0 AS right_score,
+       abs(left_v_mpx - right_v_mpx) / 1000.0 AS epipolar_px,
+       CASE invalid_code """ + " ".join(f"WHEN {c} THEN '{r}'" for c, r in _V3_REASONS) + """ END AS invalid_reason
+FROM joint_samples"""
+_V3_TRAJECTORY_VIEW = """CREATE VIEW trajectory AS
+SELECT s.uid AS session_uid, j.session_id, j.frame_index, f.t_ns, j.joint, n.name AS joint_name,
+       j.x_mm, j.y_mm, j.z_mm, j.confidence, j.invalid_reason
+FROM joints AS j
+JOIN sessions AS s ON s.id = j.session_id
+JOIN frames AS f ON f.session_id = j.session_id AND f.frame_index = j.frame_index
+JOIN joint_names AS n ON n.joint = j.joint"""
+
+
+def _v2_compact_joints(conn: sqlite3.Connection) -> None:
+    """The joints table becomes joint_samples (whole numbers) read through the view joints.
+
+    Every row is copied converted (round(value x scale): 0.01 mm, 0.001 px, scores x 10^4; NULL
+    stays NULL; the reason -> its code); confidence and epipolar_px are computed by the view from
+    then on. A reason without a code stops the migration (rolled back) rather than lose it.
+    """
+    known = ", ".join(f"'{r}'" for _, r in _V3_REASONS)
+    unknown = conn.execute(f"SELECT DISTINCT invalid_reason FROM joints WHERE invalid_reason IS NOT NULL "
+                           f"AND invalid_reason NOT IN ({known})").fetchall()
+    if unknown:
+        raise SchemaError(f"joints.invalid_reason holds {', '.join(repr(r[0]) for r in unknown)}, which schema "
+                          f"version 3 has no code for; nothing was changed")
+    conn.execute("DROP VIEW IF EXISTS trajectory")  # it reads joints: recreated over the view below
+    conn.execute(_V3_JOINT_SAMPLES)
+    cases = " ".join(f"WHEN '{r}' THEN {c}" for c, r in _V3_REASONS)
+    conn.execute(f"""INSERT INTO joint_samples(session_id, frame_index, joint, x_10um, y_10um, z_10um, left_u_mpx,
+        left_v_mpx, left_score_e4, right_u_mpx, right_v_mpx, right_score_e4, invalid_code)
+        SELECT session_id, frame_index, joint,
+               CAST(round(x_mm * 100) AS INTEGER), CAST(round(y_mm * 100) AS INTEGER), CAST(round(z_mm * 100) AS INTEGER),
+               CAST(round(left_u * 1000) AS INTEGER), CAST(round(left_v * 1000) AS INTEGER),
+               CAST(round(left_score * 10000) AS INTEGER),
+               CAST(round(right_u * 1000) AS INTEGER), CAST(round(right_v * 1000) AS INTEGER),
+               CAST(round(right_score * 10000) AS INTEGER),
+               CASE invalid_reason {cases} END
+        FROM joints ORDER BY session_id, frame_index, joint""")
+    conn.execute("DROP TABLE joints")
+    conn.execute(_V3_JOINTS_VIEW)
+    conn.execute(_V3_TRAJECTORY_VIEW)
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions.continues_session", _v1_sessions_continues_session),
+    Migration(2, "joints stored compact: joint_samples and the view joints", _v2_compact_joints),
 )
 
 

@@ -6,6 +6,14 @@ so they cannot drift apart. NULL rules are part of each column's meaning.
 SCHEMA_VERSION is what a fresh database gets; an older file is brought to it by the named
 migrations of ``store/migrations.py``, and a column added by a migration is appended here last in
 its table (ALTER TABLE ADD COLUMN appends), so fresh and migrated files have the same columns.
+
+Compact storage (schema version 3): the per-joint rows, 17 per frame and nearly all of a
+recording's bytes, are stored as whole numbers in ``joint_samples`` (0.01 mm, 0.001 px, scores
+x 10^4, the invalid reason as a small code: SQLite stores an integer in 1-4 bytes instead of a
+REAL's 8), and researchers read them through the view ``joints``, which has the columns, REAL
+values, units, meanings and NULL rules of the former ``joints`` table. ``confidence`` and
+``epipolar_px`` are not stored: the view computes them from the stored scores and rows, which is
+how the stereo stage defines them. docs/research-data.md ("Compact storage") has the figures.
 """
 from __future__ import annotations
 
@@ -13,16 +21,30 @@ from dataclasses import dataclass
 
 from ..joints import JOINT_NAMES
 
-SCHEMA_VERSION = 2  # 1: walking skeleton; 2: sessions.continues_session
+SCHEMA_VERSION = 3  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
+
+
+#: Stored integer = round(value x scale) in joint_samples; the view joints divides it back.
+XYZ_SCALE = 100  # x/y/z in 0.01 mm (rounding <= 0.005 mm)
+UV_SCALE = 1000  # u/v in 0.001 px (rounding <= 0.0005 px)
+SCORE_SCALE = 10000  # scores in 1e-4 (rounding <= 5e-5)
+#: joint_samples.invalid_code -> joints.invalid_reason. Fixed forever: stored files depend on it
+#: (a new reason takes a new code; tests/store check it covers stereo.validity.REASONS).
+INVALID_REASON_CODES: tuple[tuple[int, str], ...] = (
+    (1, "not_detected"), (2, "low_score"), (3, "disparity_not_positive"), (4, "depth_out_of_range"),
+    (5, "epipolar_error"),
+)
+INVALID_CODE_BY_REASON = {r: c for c, r in INVALID_REASON_CODES}
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    decl: str  # SQL type and constraints
+    decl: str  # SQL type and constraints (a view column: the type of its values)
     unit: str
     meaning: str
+    expr: str = ""  # a view column: its SQL expression over the view's base table
 
 
 @dataclass(frozen=True)
@@ -94,22 +116,24 @@ TABLES: tuple[Table, ...] = (
         Column("valid_joints", "INTEGER NOT NULL", "joints", "Joints with 3D coordinates in this frame (0-17)."),
         Column("latency_ms", "REAL", "ms", "From the frame entering the box to its triangulation; NULL when unknown."),
     ), constraints=("PRIMARY KEY (session_id, frame_index)",), without_rowid=True),
-    Table("joints", "One row per frame and joint: the 3D position and the 2D evidence it was computed from.", (
+    Table("joint_samples",
+          "Storage of the `joints` view (query `joints`): one row per frame and joint, whole numbers in the "
+          "units named by each column; NULL where `joints` has NULL.", (
         Column("session_id", "INTEGER NOT NULL", "", "sessions.id."),
         Column("frame_index", "INTEGER NOT NULL", "", "frames.frame_index."),
         Column("joint", "INTEGER NOT NULL", "", "Joint index (joint_names)."),
-        Column("x_mm", "REAL", "mm", "X in the left rectified camera frame (right); NULL when invalid_reason is set."),
-        Column("y_mm", "REAL", "mm", "Y (down); NULL when invalid."),
-        Column("z_mm", "REAL", "mm", "Z (along the optical axis, distance from the camera); NULL when invalid."),
-        Column("confidence", "REAL", "", "min(left_score, right_score); NULL when a view has no score."),
-        Column("left_u", "REAL", "px", "Column in the left rectified image; NULL when not detected."),
-        Column("left_v", "REAL", "px", "Row in the left rectified image; NULL when not detected."),
-        Column("left_score", "REAL", "", "Left view's heatmap maximum (1 for the simulated model)."),
-        Column("right_u", "REAL", "px", "Column in the right rectified image; NULL when not detected."),
-        Column("right_v", "REAL", "px", "Row in the right rectified image; NULL when not detected."),
-        Column("right_score", "REAL", "", "Right view's heatmap maximum."),
-        Column("epipolar_px", "REAL", "px", "|left_v - right_v|; NULL when a view is missing."),
-        Column("invalid_reason", "TEXT", "", "NULL for a valid joint, else not_detected, low_score, disparity_not_positive, depth_out_of_range or epipolar_error."),
+        Column("x_10um", "INTEGER", "0.01 mm", "joints.x_mm x 100, rounded; NULL when invalid_code is set."),
+        Column("y_10um", "INTEGER", "0.01 mm", "joints.y_mm x 100, rounded; NULL when invalid."),
+        Column("z_10um", "INTEGER", "0.01 mm", "joints.z_mm x 100, rounded; NULL when invalid."),
+        Column("left_u_mpx", "INTEGER", "0.001 px", "joints.left_u x 1000, rounded; NULL when not detected."),
+        Column("left_v_mpx", "INTEGER", "0.001 px", "joints.left_v x 1000, rounded; NULL when not detected."),
+        Column("left_score_e4", "INTEGER", "1e-4", "joints.left_score x 10000, rounded; NULL when the view has no score."),
+        Column("right_u_mpx", "INTEGER", "0.001 px", "joints.right_u x 1000, rounded; NULL when not detected."),
+        Column("right_v_mpx", "INTEGER", "0.001 px", "joints.right_v x 1000, rounded; NULL when not detected."),
+        Column("right_score_e4", "INTEGER", "1e-4", "joints.right_score x 10000, rounded; NULL when the view has no score."),
+        Column("invalid_code", "INTEGER", "",
+               "NULL for a valid joint, else joints.invalid_reason as a code: "
+               + ", ".join(f"{c} {r}" for c, r in INVALID_REASON_CODES) + "."),
     ), constraints=("PRIMARY KEY (session_id, frame_index, joint)",), without_rowid=True),
     Table("events", "What happened during a session (start, stop, errors, drops).", (
         Column("id", "INTEGER PRIMARY KEY", "", "Row id."),
@@ -135,6 +159,57 @@ TABLES: tuple[Table, ...] = (
 )
 TABLE_BY_NAME = {t.name: t for t in TABLES}
 
+
+@dataclass(frozen=True)
+class View:
+    """A view over one table whose columns are documented like a table's (each with its expression)."""
+
+    name: str
+    doc: str
+    source: str
+    columns: tuple[Column, ...]
+
+    def ddl(self) -> str:
+        cols = ",\n       ".join(c.name if c.expr == c.name else f"{c.expr} AS {c.name}" for c in self.columns)
+        return f"CREATE VIEW IF NOT EXISTS {self.name} AS\nSELECT {cols}\nFROM {self.source};"
+
+
+_REASON_CASE = ("CASE invalid_code " + " ".join(f"WHEN {c} THEN '{r}'" for c, r in INVALID_REASON_CODES) + " END")
+
+JOINTS_VIEW = View(
+    "joints",
+    "One row per frame and joint: the 3D position and the 2D evidence it was computed from. A view over "
+    "`joint_samples` (compact storage): values are rounded to 0.01 mm, 0.001 px and 1e-4 (scores); "
+    "`confidence` and `epipolar_px` are computed from the stored scores and rows.",
+    "joint_samples",
+    (
+        Column("session_id", "INTEGER", "", "sessions.id.", "session_id"),
+        Column("frame_index", "INTEGER", "", "frames.frame_index.", "frame_index"),
+        Column("joint", "INTEGER", "", "Joint index (joint_names).", "joint"),
+        Column("x_mm", "REAL", "mm", "X in the left rectified camera frame (right), to 0.01 mm; NULL when invalid_reason is set.",
+               f"x_10um / {XYZ_SCALE}.0"),
+        Column("y_mm", "REAL", "mm", "Y (down), to 0.01 mm; NULL when invalid.", f"y_10um / {XYZ_SCALE}.0"),
+        Column("z_mm", "REAL", "mm", "Z (along the optical axis, distance from the camera), to 0.01 mm; NULL when invalid.",
+               f"z_10um / {XYZ_SCALE}.0"),
+        Column("confidence", "REAL", "", "min(left_score, right_score), computed; NULL when a view has no score.",
+               f"min(left_score_e4, right_score_e4) / {SCORE_SCALE}.0"),
+        Column("left_u", "REAL", "px", "Column in the left rectified image, to 0.001 px; NULL when not detected.", f"left_u_mpx / {UV_SCALE}.0"),
+        Column("left_v", "REAL", "px", "Row in the left rectified image, to 0.001 px; NULL when not detected.", f"left_v_mpx / {UV_SCALE}.0"),
+        Column("left_score", "REAL", "", "Left view's heatmap maximum (1 for the simulated keypoint model), to 1e-4.",
+               f"left_score_e4 / {SCORE_SCALE}.0"),
+        Column("right_u", "REAL", "px", "Column in the right rectified image, to 0.001 px; NULL when not detected.",
+               f"right_u_mpx / {UV_SCALE}.0"),
+        Column("right_v", "REAL", "px", "Row in the right rectified image, to 0.001 px; NULL when not detected.",
+               f"right_v_mpx / {UV_SCALE}.0"),
+        Column("right_score", "REAL", "", "Right view's heatmap maximum, to 1e-4.", f"right_score_e4 / {SCORE_SCALE}.0"),
+        Column("epipolar_px", "REAL", "px", "|left_v - right_v|, computed from the stored rows (within 0.001 px); NULL when a view is missing.",
+               f"abs(left_v_mpx - right_v_mpx) / {UV_SCALE}.0"),
+        Column("invalid_reason", "TEXT", "",
+               "NULL for a valid joint, else not_detected, low_score, disparity_not_positive, depth_out_of_range or epipolar_error.",
+               _REASON_CASE),
+    ),
+)
+
 TRAJECTORY_VIEW = """CREATE VIEW IF NOT EXISTS trajectory AS
 SELECT s.uid AS session_uid, j.session_id, j.frame_index, f.t_ns, j.joint, n.name AS joint_name,
        j.x_mm, j.y_mm, j.z_mm, j.confidence, j.invalid_reason
@@ -147,24 +222,37 @@ TRAJECTORY_DOC = ("One row per frame and joint with the session uid and joint na
 
 
 def create_schema(conn) -> None:
-    """Create every table, the view and the fixed rows (idempotent, one transaction)."""
+    """Create every table, the views and the fixed rows (idempotent, one transaction)."""
     with conn:
         for t in TABLES:
             conn.execute(t.ddl())
+        conn.execute(JOINTS_VIEW.ddl())
         conn.execute(TRAJECTORY_VIEW)
         conn.executemany("INSERT OR IGNORE INTO joint_names(joint, name) VALUES (?, ?)", enumerate(JOINT_NAMES))
         conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a table cell of Markdown: |left_v - right_v| must not split it
+
+
+def _view_section(v: View) -> list[str]:
+    lines = [f"## View `{v.name}`", "", v.doc, "", "| column | type | unit | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{c.name}` | {c.decl} | {c.unit} | {_cell(c.meaning)} |" for c in v.columns]
+    return lines + ["", "```sql", v.ddl(), "```", ""]
+
+
 def docs_markdown() -> str:
-    """docs/database.md, generated from TABLES."""
+    """docs/database.md, generated from TABLES and the views."""
     lines = ["# The database", "",
              "Generated by `agma db docs` from `appliance/store/schema.py` (a test keeps this file equal to it).",
              "Lengths are mm, image coordinates px of the rectified images with the origin at the centre of",
              "the top-left pixel, times ns since the Unix epoch. A missing value is NULL with its reason.", ""]
     for t in TABLES:
+        if t.name == JOINTS_VIEW.source:  # researchers query the view: it comes first
+            lines += _view_section(JOINTS_VIEW)
         lines += [f"## `{t.name}`", "", t.doc, "", "| column | type | unit | meaning |", "|---|---|---|---|"]
-        lines += [f"| `{c.name}` | {c.decl.split()[0]} | {c.unit} | {c.meaning} |" for c in t.columns]
+        lines += [f"| `{c.name}` | {c.decl.split()[0]} | {c.unit} | {_cell(c.meaning)} |" for c in t.columns]
         if t.constraints:
             lines += ["", "Constraints: " + "; ".join(t.constraints) + (" (WITHOUT ROWID)" if t.without_rowid else "") + "."]
         lines.append("")
@@ -173,15 +261,17 @@ def docs_markdown() -> str:
 
 
 def data_dictionary_rows() -> list[tuple[str, str, str, str]]:
-    """(table_name, column_name, unit, meaning) for every column of TABLES and of the trajectory view.
+    """(table_name, column_name, unit, meaning) for every column of TABLES and of the views.
 
-    The rows of a dump's ``data_dictionary`` table. A view column is described by the table column it
-    is selected from (found by parsing TRAJECTORY_VIEW's select list and its FROM aliases), so it
-    cannot drift from the table's own description.
+    The rows of a dump's ``data_dictionary`` table. The ``joints`` view's columns carry their own
+    descriptions (JOINTS_VIEW); a ``trajectory`` column is described by the column it is selected
+    from (found by parsing TRAJECTORY_VIEW's select list and its FROM aliases), so it cannot drift
+    from that column's own description.
     """
     import re
 
     rows = [(t.name, c.name, c.unit, c.meaning) for t in TABLES for c in t.columns]
+    rows += [(JOINTS_VIEW.name, c.name, c.unit, c.meaning) for c in JOINTS_VIEW.columns]
     doc = {(t, c): (u, m) for t, c, u, m in rows}
     body = TRAJECTORY_VIEW.split(" AS\n", 1)[1]
     select, _, source = body.partition("\nFROM ")

@@ -16,6 +16,10 @@ Frames are committed in batches, one transaction per ``commit_interval_s``. A fr
 stored only after its COMMIT returns: ``stored_frames`` and ``last_stored_t_ns`` move then and
 only then, and each commit also advances ``sessions.frames`` in the same transaction.
 
+Joint rows go to ``joint_samples`` as whole numbers (schema.py: 0.01 mm, 0.001 px, scores x 10^4,
+the invalid reason as a code; NaN -> NULL), converted for a whole batch at once with NumPy;
+researchers read them back through the view ``joints``.
+
 A live source offers frames without waiting (a full queue counts the frame as dropped); offline
 work waits for room instead. Anything else that writes (sessions, calibrations, events) goes
 through ``call``, which runs in the writer thread after the pending frames are committed.
@@ -41,6 +45,7 @@ from ..frames import Pose3D
 from ..joints import NUM_JOINTS
 from . import diskguard, migrations, recovery
 from .lock import DatabaseLock
+from .schema import INVALID_CODE_BY_REASON, SCORE_SCALE, UV_SCALE, XYZ_SCALE
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +53,11 @@ JOURNAL_MODE = "wal"
 SYNCHRONOUS = "FULL"  # one fsync per commit: a power cut loses at most the batch being committed
 
 _FRAME_SQL = "INSERT INTO frames(session_id, frame_index, t_ns, valid_joints, latency_ms) VALUES (?, ?, ?, ?, ?)"
-_JOINT_SQL = ("INSERT INTO joints(session_id, frame_index, joint, x_mm, y_mm, z_mm, confidence, left_u, left_v, "
-              "left_score, right_u, right_v, right_score, epipolar_px, invalid_reason) "
-              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_JOINT_SQL = ("INSERT INTO joint_samples(session_id, frame_index, joint, x_10um, y_10um, z_10um, left_u_mpx, "
+              "left_v_mpx, left_score_e4, right_u_mpx, right_v_mpx, right_score_e4, invalid_code) "
+              "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+#: The scale of each stored value column of joint_samples, in _JOINT_SQL's order (x, y, z, left u, v, score, right ...).
+_SCALES = np.array([XYZ_SCALE] * 3 + [UV_SCALE, UV_SCALE, SCORE_SCALE] * 2, dtype=np.float64)
 _TRUTH_SQL = ("INSERT INTO ground_truth(session_id, frame_index, joint, x_mm, y_mm, z_mm, left_u, left_v, right_u, "
               "right_v) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _STOP = object()
@@ -115,23 +122,58 @@ def transaction(conn: sqlite3.Connection):
         raise
 
 
-def _nan_to_none(values: list) -> list:
-    return [None if isinstance(v, float) and v != v else v for v in values]
+def _invalid_code(reason: str | None) -> int | None:
+    if reason is None:
+        return None
+    try:
+        return INVALID_CODE_BY_REASON[reason]
+    except KeyError:
+        raise ValueError(f"invalid_reason {reason!r} has no code in store.schema.INVALID_REASON_CODES") from None
+
+
+def joint_sample_rows(items: list[tuple[int, Pose3D]]) -> list[list]:
+    """(session_id, Pose3D) pairs -> their joint_samples rows (17 each, in order), as lists.
+
+    One NumPy pass for the whole batch: each value times its scale, rounded to the nearest whole
+    number (np.rint), NaN (or any non-finite value) -> NULL; the invalid reason -> its code.
+    """
+    n = len(items)
+    vals = np.empty((n, NUM_JOINTS, 9), dtype=np.float64)
+    keys = np.empty((n, 2), dtype=np.int64)
+    codes = []
+    for i, (session_id, pose) in enumerate(items):
+        keys[i] = session_id, pose.frame_index
+        v = vals[i]
+        v[:, 0:3] = pose.xyz_mm
+        v[:, 3:5] = pose.left.uv_px
+        v[:, 5] = pose.left.score
+        v[:, 6:8] = pose.right.uv_px
+        v[:, 8] = pose.right.score
+        codes.extend(map(_invalid_code, pose.invalid_reason))
+    scaled = np.rint(vals * _SCALES)
+    missing = ~np.isfinite(scaled)
+    out = np.empty((n, NUM_JOINTS, 13), dtype=object)
+    out[:, :, 0] = keys[:, 0, None]
+    out[:, :, 1] = keys[:, 1, None]
+    out[:, :, 2] = np.arange(NUM_JOINTS)
+    out[:, :, 3:12] = np.where(missing, 0.0, scaled).astype(np.int64)  # Python ints in an object array
+    out[:, :, 3:12][missing] = None
+    out[:, :, 12] = np.array(codes, dtype=object).reshape(n, NUM_JOINTS)
+    return out.reshape(n * NUM_JOINTS, 13).tolist()
 
 
 def frame_rows(session_id: int, pose: Pose3D) -> tuple[tuple, list[tuple], list[tuple]]:
-    """One Pose3D -> (frames row, 17 joints rows, 17 ground_truth rows or [])."""
+    """One Pose3D -> (frames row, 17 joint_samples rows, 17 ground_truth rows or []), as stored."""
     frame = (session_id, pose.frame_index, pose.t_ns, pose.valid_joints, pose.latency_ms)
-    l, r = pose.left, pose.right
-    cols = np.column_stack([
-        pose.xyz_mm, pose.confidence, l.uv_px, l.score, r.uv_px, r.score, pose.epipolar_px,
-    ]).astype(np.float64).tolist()
-    joints = [(session_id, pose.frame_index, j, *_nan_to_none(cols[j]), pose.invalid_reason[j]) for j in range(NUM_JOINTS)]
-    truth: list[tuple] = []
-    if pose.truth is not None:
-        t = np.column_stack([pose.truth.xyz_mm, pose.truth.left_uv_px, pose.truth.right_uv_px]).tolist()
-        truth = [(session_id, pose.frame_index, j, *t[j]) for j in range(NUM_JOINTS)]
-    return frame, joints, truth
+    joints = [tuple(r) for r in joint_sample_rows([(session_id, pose)])]
+    return frame, joints, _truth_rows(session_id, pose)
+
+
+def _truth_rows(session_id: int, pose: Pose3D) -> list[tuple]:
+    if pose.truth is None:
+        return []
+    t = np.column_stack([pose.truth.xyz_mm, pose.truth.left_uv_px, pose.truth.right_uv_px]).tolist()
+    return [(session_id, pose.frame_index, j, *t[j]) for j in range(NUM_JOINTS)]
 
 
 class StoreWriter:
@@ -293,14 +335,13 @@ class StoreWriter:
         if not pending or self.error is not None:
             pending.clear()
             return
-        frames, joints, truth, per_session = [], [], [], {}
+        frames, truth, per_session = [], [], {}
         for session_id, pose in pending:
-            f, j, t = frame_rows(session_id, pose)
-            frames.append(f)
-            joints.extend(j)
-            truth.extend(t)
+            frames.append((session_id, pose.frame_index, pose.t_ns, pose.valid_joints, pose.latency_ms))
+            truth.extend(_truth_rows(session_id, pose))
             per_session[session_id] = per_session.get(session_id, 0) + 1
         try:
+            joints = joint_sample_rows(pending)
             with transaction(conn):
                 conn.executemany(_FRAME_SQL, frames)
                 conn.executemany(_JOINT_SQL, joints)

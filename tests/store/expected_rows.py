@@ -32,7 +32,7 @@ def _scene(seed: int, noise_px: float):
 
 
 def expected(seed: int, noise_px: float, frame_index: int, session_id: int):
-    """(valid_joints, joints rows, ground_truth rows) as the writer would insert them."""
+    """(valid_joints, joint_samples rows, ground_truth rows) as the writer would insert them."""
     src, model, rules = _scene(seed, noise_px)
     frame = src.frame_at(frame_index, t_ns=0)
     pose = to_pose3d(frame, *model.estimate(frame), rules)
@@ -51,13 +51,14 @@ def check_session_frames(conn: sqlite3.Connection, session_id: int, seed: int, n
     """Assert every stored frame of the session equals its expectation; the stored frame indexes.
 
     Each frame is checked in full: its frames row (valid_joints, t_ns spacing 1/fps from the
-    first frame), its 17 joints rows and 17 ground_truth rows, exactly (REAL round-trips a double).
+    first frame), its 17 joint_samples rows (the stored whole numbers behind the view joints) and
+    17 ground_truth rows, exactly (REAL round-trips a double).
     """
     stored = conn.execute("SELECT frame_index, t_ns, valid_joints FROM frames WHERE session_id = ? ORDER BY frame_index",
                           (session_id,)).fetchall()
     if not stored:
         return []
-    joints = _grouped(conn, "SELECT * FROM joints WHERE session_id = ? ORDER BY frame_index, joint", session_id)
+    joints = _grouped(conn, "SELECT * FROM joint_samples WHERE session_id = ? ORDER BY frame_index, joint", session_id)
     truth = _grouped(conn, "SELECT * FROM ground_truth WHERE session_id = ? ORDER BY frame_index, joint", session_id)
     t0 = stored[0][1] - round(stored[0][0] * 1e9 / FPS)
     for idx, t_ns, valid_stored in stored:

@@ -19,7 +19,7 @@ def test_every_column_documented(tmp_path):
     try:
         doc = {(t, c): (u, m) for t, c, u, m in conn.execute("SELECT * FROM data_dictionary")}
         objects = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')")]
-        assert "trajectory" in objects and "data_dictionary" in objects
+        assert {"trajectory", "joints", "joint_samples", "data_dictionary"} <= set(objects)
         for name in objects:
             for col in (r[1] for r in conn.execute(f"PRAGMA table_info({name})")):
                 assert (name, col) in doc, (name, col)
@@ -30,3 +30,5 @@ def test_every_column_documented(tmp_path):
     assert doc[("joints", "x_mm")] == source[("joints", "x_mm")] and doc[("joints", "x_mm")][0] == "mm"
     assert doc[("frames", "t_ns")][0] == "ns since Unix epoch"
     assert doc[("trajectory", "joint_name")][1].startswith("From joint_names.name")
+    assert doc[("joint_samples", "x_10um")] == source[("joint_samples", "x_10um")] and doc[("joint_samples", "x_10um")][0] == "0.01 mm"
+    assert doc[("trajectory", "confidence")][1].startswith("From joints.confidence: min(left_score, right_score)")

@@ -5,7 +5,9 @@ session, one left open by a SIGKILLed recorder). `agma record` on it must: back 
 (online backup API, a complete v1 copy), run each named migration in its own transaction, keep
 every row, close the crashed session as interrupted, record its own session, and leave a file whose
 columns equal a fresh file's, PRAGMA by PRAGMA. A file from a newer agma is refused untouched; a
-migration that fails half-way leaves the file at the old version.
+migration that fails half-way leaves the file at the old version. The v1 file goes all the way to
+the current version (v2, then compact joints in v3: its joints rows read back equal within the
+rounding, tests/store/compact_rows.py).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import pytest
 from appliance.store import migrations, schema
 from appliance.store.writer import StoreWriter
 from tests.helpers import agma, last_json
+from tests.store.compact_rows import assert_joints_within_rounding
 
 FIXTURE = Path(__file__).parent / "fixtures" / "skeleton_v1.sql"
 V1_TABLES = ("meta", "joint_names", "calibrations", "sessions", "frames", "joints", "events", "ground_truth")
@@ -75,8 +78,9 @@ def test_skeleton_database_migrates_keeping_every_row(tmp_path):
         assert c.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(schema.SCHEMA_VERSION),)
         after = {t: _rows(c, t, cols[t]) for t in V1_TABLES}
-        for t in ("joint_names", "calibrations", "frames", "joints", "ground_truth"):
+        for t in ("joint_names", "calibrations", "frames", "ground_truth"):
             assert set(before[t]) <= set(after[t]), t  # every old row, unchanged (new session's rows added)
+        assert assert_joints_within_rounding(before["joints"], after["joints"], cols["joints"]) > 0
         assert set(before["events"]) <= set(after["events"])
         # sessions: the ended one unchanged; the crashed one closed as interrupted, nothing else changed
         old = {r[0]: r for r in before["sessions"]}
@@ -91,8 +95,10 @@ def test_skeleton_database_migrates_keeping_every_row(tmp_path):
                 assert new[sid] == tuple(expect)
         assert c.execute("SELECT continues_session FROM sessions").fetchall() == [(None,)] * 3
         assert c.execute("SELECT uid, end_reason FROM sessions WHERE id = 3").fetchone() == (summary["session_id"], "duration")
-        (detail,) = c.execute("SELECT detail FROM events WHERE kind = 'schema_migrated'").fetchone()
-        assert "1 -> 2: sessions.continues_session" in detail and str(bak) in detail
+        details = [r[0] for r in c.execute("SELECT detail FROM events WHERE kind = 'schema_migrated' ORDER BY id")]
+        assert len(details) == schema.SCHEMA_VERSION - 1 and all(str(bak) in d for d in details)
+        assert "1 -> 2: sessions.continues_session" in details[0]
+        assert "2 -> 3: joints stored compact" in details[1]
         migrated = _structure(c)
 
     fresh = tmp_path / "fresh.sqlite"
@@ -138,7 +144,8 @@ def test_failed_migration_leaves_the_old_version(tmp_path, monkeypatch):
         real.apply(conn)
         raise RuntimeError("simulated failure inside the migration")
 
-    monkeypatch.setattr(migrations, "MIGRATIONS", (migrations.Migration(1, "failing", half_then_fail),))
+    monkeypatch.setattr(migrations, "MIGRATIONS",
+                        (migrations.Migration(1, "failing", half_then_fail), *migrations.MIGRATIONS[1:]))
     w = StoreWriter(db)
     with pytest.raises(RuntimeError, match="simulated failure"):
         w.start()

@@ -85,8 +85,9 @@ def test_trajectory_view_one_plain_select(session):
     assert rows == direct
 
 
-def test_joints_table_is_without_rowid(session):
-    """WITHOUT ROWID keeps the (session, frame, joint) key the storage order."""
+def test_joint_samples_table_is_without_rowid(session):
+    """WITHOUT ROWID keeps the (session, frame, joint) key the storage order; joints is its view."""
     _, conn, _ = session
-    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'joints'").fetchone()[0]
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'joint_samples'").fetchone()[0]
     assert "WITHOUT ROWID" in sql
+    assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'joints'").fetchone() == ("view",)
