@@ -165,7 +165,7 @@ def _info(args) -> int:
         return 0
     print(f"file        {doc['file']} ({doc['size_bytes']:,} bytes)")
     print(f"sha256      {doc['sha256']}")
-    print(f"opset       " + ", ".join(f"{d} {v}" for d, v in doc["opset"].items())
+    print("opset       " + ", ".join(f"{d} {v}" for d, v in doc["opset"].items())
           + f" (IR version {doc['ir_version']})")
     if doc["producer"]:
         print(f"producer    {doc['producer']}")

@@ -56,27 +56,3 @@ class SimulatedHeatmapModel:
         uv, scores = decode_to_image(self.heatmaps(frame), self.crops, method=self.decoder)
         return Keypoints2D(uv[0], scores[0]), Keypoints2D(uv[1], scores[1])
 
-
-class SimulatedKeypointModel:
-    """Keypoint-level stand-in (no heatmaps): true joints plus the same error model.
-
-    Cheaper than SimulatedHeatmapModel; used where the decoder is not under test (store
-    benchmarks, durability tests). Scores are 1 except for missed joints (0).
-    """
-
-    decoder = None
-
-    def __init__(self, noise_px: float, seed: int, noise: NoiseParams | None = None) -> None:
-        self.noise = noise if noise is not None else NoiseParams(noise_px=float(noise_px))
-        self.seed = int(seed)
-        self.info = ModelInfo(name="simulated", sha256=None)
-
-    def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
-        if frame.truth is None:
-            raise ValueError(f"frame {frame.index} carries no ground truth; the simulated model needs it")
-        errors = draw_errors(self.noise, self.seed, frame.index)
-        out = []
-        for view, uv in enumerate((frame.truth.left_uv_px, frame.truth.right_uv_px)):
-            score = np.where(errors.missed[view], 0.0, 1.0).astype(np.float32)
-            out.append(Keypoints2D(uv_px=(uv + errors.err_px[view]).astype(np.float32), score=score))
-        return out[0], out[1]

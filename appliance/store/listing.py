@@ -57,7 +57,7 @@ def utc_iso(t_ns: int | None) -> str | None:
     return datetime.fromtimestamp(t_ns / 1e9, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_LIST_SQL = f"""
+_LIST_SQL = """
 SELECT s.uid, s.box_id, s.bed_label, s.started_at_ns, s.ended_at_ns, s.end_reason, s.source, s.model,
        s.fps_nominal, s.frames, s.dropped_frames, f.n, f.valid, f.first_t_ns, f.last_t_ns
 FROM sessions AS s

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from appliance.pose.checkpoint import CheckpointError, load_checkpoint, read_state_dict
-from tests.pose.pth_writer import Call, Global, PersId, dumps, write_legacy, write_zip
+from tests.pose.pth_writer import Call, Global, PersId, dumps, write_zip
 
 
 class _Payload:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from appliance.capture.synthetic import SyntheticSource
-from appliance.pose.simulated import SimulatedKeypointModel
+from tests.sim_keypoints import SimulatedKeypointModel
 
 
 def _frames(n=40):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
-from appliance.pose.simulated import SimulatedKeypointModel
+from tests.sim_keypoints import SimulatedKeypointModel
 from appliance.session import RecordRequest, Recorder
 
 

@@ -12,7 +12,7 @@ import threading
 import time
 
 from appliance import config
-from appliance.pose.simulated import SimulatedKeypointModel
+from tests.sim_keypoints import SimulatedKeypointModel
 from appliance.session import RecordRequest, Recorder
 from appliance.store.dump import dump_session, sha256_file
 from tests.store.recorded import SkippingSource, record, session_rows

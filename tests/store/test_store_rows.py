@@ -9,7 +9,7 @@ import pytest
 from appliance import config
 from appliance.capture.synthetic import SIMULATED_ZED2_HD720, SyntheticSource
 from appliance.joints import JOINT_NAMES
-from appliance.pose.simulated import SimulatedKeypointModel
+from tests.sim_keypoints import SimulatedKeypointModel
 from appliance.session import RecordRequest, Recorder
 from appliance.store.schema import SCHEMA_VERSION
 

@@ -22,7 +22,7 @@ def test_stored_count_moves_only_after_commit(tmp_path):
 
     from appliance import __version__
     from appliance.capture.synthetic import SyntheticSource
-    from appliance.pose.simulated import SimulatedKeypointModel
+    from tests.sim_keypoints import SimulatedKeypointModel
     from appliance.stereo.stage import to_pose3d
     from appliance.stereo.validity import ValidityRules
     from appliance.store import sessions
