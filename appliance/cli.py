@@ -39,18 +39,27 @@ def emit_json(obj: Any) -> None:
     sys.stdout.flush()
 
 
-def build_parser() -> argparse.ArgumentParser:
-    # Defaults are SUPPRESSed so that an option given before the subcommand (agma --json record)
-    # is not overwritten by the subcommand parser's default; the top parser sets the defaults.
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+def _add_common_options(parser: argparse.ArgumentParser, suppress: bool) -> None:
+    """--config, --json, -v: with their defaults on the top parser, SUPPRESSed on every subcommand's."""
+    def default(value: Any) -> Any:
+        return argparse.SUPPRESS if suppress else value
+
+    parser.add_argument("--config", metavar="FILE", default=default(None),
                         help="TOML configuration file (else $AGMA_CONFIG, else /etc/agma/agma.toml)")
-    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+    parser.add_argument("--json", action="store_true", default=default(False),
                         help="print one JSON document on the last line of stdout")
-    common.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr")
-    parser = argparse.ArgumentParser(prog="agma", description="AGMA bedside box: 3D pose of preterm infants.",
-                                     parents=[common])
-    parser.set_defaults(config=None, json=False, verbose=0)
+    parser.add_argument("-v", "--verbose", action="count", default=default(0), help="more logging on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The subcommands' copies default to SUPPRESS so that an option given before the subcommand
+    # (agma --json record) is not overwritten by the subcommand parser's default. The top parser
+    # has its own copies with the real defaults: set_defaults() on a parser built with
+    # parents=[common] would change the Action objects it shares with every subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_common_options(common, suppress=True)
+    parser = argparse.ArgumentParser(prog="agma", description="AGMA bedside box: 3D pose of preterm infants.")
+    _add_common_options(parser, suppress=False)
     parser.add_argument("--version", action="version", version=f"agma {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="SUBCOMMAND", required=True)
     for name in COMMAND_MODULES:

@@ -13,52 +13,32 @@ width, height, alpha}, "defaulted": [...]}``.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
-import json
 import os
 import tempfile
 from pathlib import Path
 
+from .. import config as config_mod
+from ..cli import emit_json
 from ..errors import ConfigError
-
-
-def _action_options() -> argparse.ArgumentParser:
-    """The common options again for `calib show|install`, defaulting to SUPPRESS: argparse lets a
-    nested parser's defaults overwrite what an outer level parsed, so `agma calib --json show F`
-    would otherwise lose its --json."""
-    p = argparse.ArgumentParser(add_help=False)
-    p.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="TOML configuration file")
-    p.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                   help="print one JSON document on the last line of stdout")
-    p.add_argument("-v", "--verbose", action="count", default=argparse.SUPPRESS, help="more logging on stderr")
-    return p
 
 
 def register(sub, common) -> None:
     p = sub.add_parser("calib", parents=[common], help="show or install a ZED factory calibration file (SN<serial>.conf)")
     actions = p.add_subparsers(dest="calib_action", metavar="ACTION", required=True)
-    nested = _action_options()
-    show = actions.add_parser("show", parents=[nested], help="raw, stereo and rectified values of a calibration file")
+    # the nested parsers take `common` again: its SUPPRESSed defaults keep `agma calib --json show F`'s --json
+    show = actions.add_parser("show", parents=[common], help="raw, stereo and rectified values of a calibration file")
     show.add_argument("file", metavar="FILE", help="SN<serial>.conf")
-    show.add_argument("--resolution", default="HD720", type=str.upper, choices=("HD720", "FHD", "2K", "VGA"),
+    show.add_argument("--resolution", default="HD720", type=str.upper,
+                      choices=config_mod.KEY_BY_PATH["capture.resolution"].choices,
                       help="which resolution's sections to use (default HD720)")
     show.set_defaults(handler=run)
-    install = actions.add_parser("install", parents=[nested], help="copy a calibration file into the box's state directory")
+    install = actions.add_parser("install", parents=[common], help="copy a calibration file into the box's state directory")
     install.add_argument("file", metavar="FILE", help="SN<serial>.conf")
     install.add_argument("--state-dir", dest="state_dir", metavar="DIR",
                          help="state directory (default: $AGMA_STATE_DIR, else /var/lib/agma)")
     install.set_defaults(handler=run)
     p.set_defaults(handler=run)
-
-
-def _emit_json(obj) -> None:
-    try:
-        from ..cli import emit_json
-    except ImportError:  # the CLI module is not there (a partial checkout): same one-line contract
-        print(json.dumps(obj, separators=(",", ":")))
-        return
-    emit_json(obj)
 
 
 def show_document(path: str | Path, resolution: str = "HD720") -> dict:
@@ -144,9 +124,9 @@ def install(path: str | Path, state_dir: str | Path | None = None) -> dict:
     dest_dir = calibration_dir(state_dir)
     dest = dest_dir / f"SN{serial}.conf"
     old_sha = hashlib.sha256(dest.read_bytes()).hexdigest() if dest.is_file() else None
+    result = {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions)}
     if old_sha == sha:
-        return {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions),
-                "replaced": None, "unchanged": True}
+        return {**result, "replaced": None, "unchanged": True}
     try:
         dest_dir.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".SN{serial}.", suffix=".tmp", dir=dest_dir)
@@ -162,21 +142,20 @@ def install(path: str | Path, state_dir: str | Path | None = None) -> dict:
             raise
     except PermissionError as exc:
         raise ConfigError(str(dest_dir), None, f"cannot write ({exc.strerror}): run as the box's user or give --state-dir") from None
-    return {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions),
-            "replaced": old_sha, "unchanged": False}
+    return {**result, "replaced": old_sha, "unchanged": False}
 
 
 def run(args) -> int:
     if args.calib_action == "show":
         doc = show_document(args.file, args.resolution)
         if args.json:
-            _emit_json(doc)
+            emit_json(doc)
         else:
             _print_show(doc)
         return 0
     result = install(args.file, getattr(args, "state_dir", None))
     if args.json:
-        _emit_json(result)
+        emit_json(result)
     else:
         if result["unchanged"]:
             print(f"{result['installed']} already holds this file (sha256 {result['sha256'][:16]}…)")

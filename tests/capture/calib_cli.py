@@ -1,4 +1,4 @@
-"""Test helper: run `agma ...` in-process through appliance.cli.main, with `calib` registered."""
+"""Test helper: run `agma ...` in-process through appliance.cli.main."""
 from __future__ import annotations
 
 import json
@@ -7,9 +7,7 @@ from appliance import cli
 
 
 def run(monkeypatch, capsys, *argv: str):
-    """(exit code, stdout, stderr) of `agma ARGV`."""
-    if "calib" not in cli.COMMAND_MODULES:
-        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "calib"))
+    """(exit code, stdout, stderr) of `agma ARGV` (monkeypatch: kept for the callers' signature)."""
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
