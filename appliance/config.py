@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
@@ -269,24 +270,25 @@ def docs_markdown() -> str:
         "and one line naming the file, the key path and the reason.",
         "",
     ]
-    section = None
-    for k in KEYS:
-        s = k.path.split(".")[0]
-        if s != section:
-            section = s
-            lines += [f"## [{s}]", "", "| key | type | unit | default | environment | meaning |", "|---|---|---|---|---|---|"]
-        default = repr(k.default).replace("'", '"') if k.type is str else str(k.default).lower() if k.type is bool else k.default
-        extra = ""
-        if k.choices:
-            extra = " One of: " + ", ".join(f"`{c}`" for c in k.choices) + "."
-        rng = []
-        if k.minimum is not None:
-            rng.append(f"{'>' if k.min_exclusive else '≥'} {k.minimum:g}")
-        if k.maximum is not None:
-            rng.append(f"≤ {k.maximum:g}")
-        if rng:
-            extra += " Range: " + ", ".join(rng) + "."
-        lines.append(f"| `{k.path}` | {k.type.__name__} | {k.unit} | `{default}` | `{env_var(k.path)}` | {k.doc}{extra} |")
-        if k is KEYS[-1] or KEYS[KEYS.index(k) + 1].path.split(".")[0] != s:
-            lines.append("")
+    for section, keys in groupby(KEYS, key=lambda k: k.path.split(".")[0]):
+        lines += [f"## [{section}]", "", "| key | type | unit | default | environment | meaning |", "|---|---|---|---|---|---|"]
+        for k in keys:
+            lines.append(_docs_row(k))
+        lines.append("")
     return "\n".join(lines)
+
+
+def _docs_row(k: Key) -> str:
+    """One key's row of the docs/config.md table."""
+    default = repr(k.default).replace("'", '"') if k.type is str else str(k.default).lower() if k.type is bool else k.default
+    extra = ""
+    if k.choices:
+        extra = " One of: " + ", ".join(f"`{c}`" for c in k.choices) + "."
+    rng = []
+    if k.minimum is not None:
+        rng.append(f"{'>' if k.min_exclusive else '≥'} {k.minimum:g}")
+    if k.maximum is not None:
+        rng.append(f"≤ {k.maximum:g}")
+    if rng:
+        extra += " Range: " + ", ".join(rng) + "."
+    return f"| `{k.path}` | {k.type.__name__} | {k.unit} | `{default}` | `{env_var(k.path)}` | {k.doc}{extra} |"

@@ -78,22 +78,10 @@ class Pipeline:
                 with self._lock:
                     self._captured += 1
                     last = self.max_frames is not None and self._captured >= self.max_frames
-                if not self.live:
+                if self.live:
+                    self._put_dropping_oldest(frame)
+                else:
                     self._frames.put(frame)
-                    if last:
-                        break
-                    continue
-                while True:
-                    try:
-                        self._frames.put_nowait(frame)
-                        break
-                    except queue.Full:
-                        try:
-                            self._frames.get_nowait()  # drop the oldest: the newest matters for a live view
-                            with self._lock:
-                                self._capture_dropped += 1
-                        except queue.Empty:
-                            pass
                 if last:
                     log.info("session reached its longest duration (%d frames)", self.max_frames)
                     break
@@ -102,6 +90,20 @@ class Pipeline:
             self._error = self._error or f"capture: {exc}"
         finally:
             self._frames.put(_END)
+
+    def _put_dropping_oldest(self, frame) -> None:
+        """Live: never wait; a full queue loses its oldest frame (counted), the newest matters for a live view."""
+        while True:
+            try:
+                self._frames.put_nowait(frame)
+                return
+            except queue.Full:
+                try:
+                    self._frames.get_nowait()
+                    with self._lock:
+                        self._capture_dropped += 1
+                except queue.Empty:
+                    pass
 
     def _infer(self) -> None:
         try:

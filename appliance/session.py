@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
+from .joints import NUM_JOINTS
 from .pipeline import Pipeline, Progress
 from .stereo.report import session_accuracy
 from .stereo.validity import ValidityRules
@@ -172,7 +173,7 @@ class Recorder:
             "frames": frames,
             "fps": frames / result.elapsed_s if result.elapsed_s > 0 else float("nan"),
             "dropped_frames": result.dropped,
-            "valid_joint_ratio": valid_joints / (17 * frames) if frames else 0.0,
+            "valid_joint_ratio": valid_joints / (NUM_JOINTS * frames) if frames else 0.0,
             "end_reason": result.end_reason,
             "error": result.error,
             "continues_session": continues.uid if continues else None,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from itertools import islice
 
 from ..errors import ConfigError
 from ..frames import StereoFrame
@@ -16,10 +17,8 @@ class LimitedSource:
         self.has_truth, self.name = source.has_truth, source.name
 
     def frames(self) -> Iterator[StereoFrame]:
-        for i, frame in enumerate(self.source.frames()):
-            if i >= self.n_frames:
-                break
-            yield frame
+        # islice stops after the n-th frame without asking the source for one more (a grab, a paced wait)
+        yield from islice(self.source.frames(), self.n_frames)
 
     def close(self) -> None:
         self.source.close()

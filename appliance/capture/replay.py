@@ -66,16 +66,8 @@ import numpy as np
 from ..errors import AgmaError, ConfigError
 from ..frames import GroundTruth, RectifiedCalibration, StereoFrame
 from ..joints import NUM_JOINTS
-from .rectify import Rectifier
-from .zed_calibration import (
-    RESOLUTIONS,
-    CameraIntrinsics,
-    StereoExtrinsics,
-    parse_zed_conf,
-    read_conf_text,
-    serial_from_filename,
-    zed_conf_text,
-)
+from .rectify import rectifier_from_file
+from .zed_calibration import RESOLUTIONS, CameraIntrinsics, StereoExtrinsics, parse_zed_conf, zed_conf_text
 
 log = logging.getLogger(__name__)
 
@@ -212,10 +204,6 @@ class ReplayWriter:
             self.finish()
         else:
             self.abort()
-
-    @property
-    def frames_written(self) -> int:
-        return len(self._index)
 
     def write(self, frame: StereoFrame) -> None:
         """Append one frame; its views must be (H, W, 3) uint8 and match the first frame's."""
@@ -441,11 +429,8 @@ class ReplaySource:
             self._open_manifest(where)
         else:
             self._open_plain(where)
-        text, sha = read_conf_text(self._conf_path)
-        zed = parse_zed_conf(
-            text, self.resolution, where=str(self._conf_path), serial=serial_from_filename(self._conf_path), file_sha256=sha
-        )
-        self.rectifier = Rectifier(zed, image_size=(self.width, self.height), source=self.name)
+        self.rectifier = rectifier_from_file(self._conf_path, self.resolution, image_size=(self.width, self.height),
+                                             source=self.name)
         self.calibration = self.rectifier.calibration
 
     # -- opening

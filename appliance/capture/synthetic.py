@@ -132,14 +132,14 @@ class Renderer:
 
     def render(self, xyz_mm: np.ndarray, uv_views: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         cv2 = self._cv2
+        scale = self.calib.fx / float(np.nanmean(xyz_mm[:, 2]))  # px per mm at the body
+        # trunk and head first, then limbs far-to-near (the same order in both views)
+        edges = sorted(SKELETON_EDGES, key=lambda e: -(xyz_mm[e[0], 2] + xyz_mm[e[1], 2]))
         out = []
         for view, uv in enumerate(uv_views):
             img = self.backgrounds[view].copy()
-            scale = self.calib.fx / float(np.nanmean(xyz_mm[:, 2]))  # px per mm at the body
-            # trunk and head first, then limbs far-to-near
             head = uv[JOINT_INDEX["nose"]]
             cv2.circle(img, _pt(head), int(round(45 * scale)) << 4, (150, 170, 215), -1, cv2.LINE_AA, shift=4)
-            edges = sorted(SKELETON_EDGES, key=lambda e: -(xyz_mm[e[0], 2] + xyz_mm[e[1], 2]))
             for a, b in edges:
                 cv2.line(img, _pt(uv[a]), _pt(uv[b]), (120, 140, 200), max(1, int(round(14 * scale))), cv2.LINE_AA, shift=4)
             for j in range(NUM_JOINTS):

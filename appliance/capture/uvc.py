@@ -23,8 +23,8 @@ import numpy as np
 
 from ..errors import AgmaError
 from ..frames import StereoFrame
-from .rectify import Rectifier
-from .zed_calibration import canonical_resolution, installed_calibration, load_zed_calibration
+from .rectify import rectifier_from_file
+from .zed_calibration import canonical_resolution, installed_calibration
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class UvcSource:
         res = canonical_resolution(resolution)
         path = Path(calibration_path) if calibration_path else installed_calibration(state_dir)
         # the calibration first: a broken file is a configuration error (exit 78) even without a camera
-        self.rectifier = Rectifier(load_zed_calibration(path, res.name), source=self.name)
+        self.rectifier = rectifier_from_file(path, res.name, source=self.name)
         self.calibration = self.rectifier.calibration
         self.device = device
         self.fps_nominal = float(fps if fps is not None else UVC_FPS[res.name][0])

@@ -5,6 +5,7 @@ import importlib
 import platform
 
 from .. import bench
+from ..cli import emit_json
 from ..errors import UsageError
 
 #: Modules that register bench rows when imported (optional ones may be missing on a box).
@@ -31,8 +32,6 @@ def _load() -> dict:
 
 
 def run(args) -> int:
-    from ..cli import emit_json
-
     reg = _load()
     names = args.names or sorted(reg)
     unknown = [n for n in names if n not in reg]

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import config as config_mod
+from ..cli import emit_json
 
 
 def register(sub, common) -> None:
@@ -12,8 +13,6 @@ def register(sub, common) -> None:
 
 
 def run(args) -> int:
-    from ..cli import emit_json
-
     if args.action == "docs":
         print(config_mod.docs_markdown(), end="")
         return 0

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 
+from ..cli import emit_json
 from ..errors import UsageError
 from .sessions import db_path
 
@@ -39,8 +40,6 @@ def run(args) -> int:
         written = sum(o.status == "written" for o in outcomes)
         print(f"dump --new: {written} written, {len(outcomes) - written} already present in {out}", file=sys.stderr)
         if args.json:
-            from ..cli import emit_json
-
             emit_json({"dir": str(out), "db": str(db), "dumps": [
                 {"session_id": o.session_id, "path": str(o.path), "status": o.status, "sha256": o.sha256,
                  "elapsed_s": o.elapsed_s} for o in outcomes]})
@@ -50,8 +49,6 @@ def run(args) -> int:
     r = dump_session(db, args.session, out)
     print(f"dumped {r.session_id}: {r.frames} frames, {r.bytes / 1e6:.1f} MB in {r.elapsed_s:.2f} s", file=sys.stderr)
     if args.json:
-        from ..cli import emit_json
-
         emit_json({"session_id": r.session_id, "path": str(r.path), "sha256": r.sha256, "bytes": r.bytes,
                    "frames": r.frames, "elapsed_s": r.elapsed_s, "db": str(db)})
     else:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
 
+from ..cli import emit_json
 from ..errors import AgmaError, UsageError
 
 
@@ -43,12 +43,6 @@ def run(args) -> int:
     raise UsageError("agma engine needs an action: export or info")
 
 
-def _emit_json(obj: Any) -> None:
-    from ..cli import emit_json
-
-    emit_json(obj)
-
-
 def _export(args) -> int:
     from ..pose.hrnet_onnx import export_checkpoint
 
@@ -69,7 +63,7 @@ def _export(args) -> int:
         "duration_s": round(report.duration_s, 3),
     }
     if args.json:
-        _emit_json(doc)
+        emit_json(doc)
     else:
         print(f"wrote {report.output} ({report.spec.name}, {report.spec.num_joints} joints, "
               f"{report.parameters_before_folding:,} parameters before BatchNorm folding, "
@@ -87,7 +81,8 @@ class _Arg:
 
 def describe_onnx(path: str | os.PathLike) -> dict:
     """Everything ``agma engine info`` reports about an ONNX file, as a JSON-ready dict."""
-    from ..pose.hrnet_onnx import _import_onnx, sha256_file
+    from ..files import sha256_file
+    from ..pose.hrnet_onnx import _import_onnx
     from ..pose.onnx_engine import ModelContractError, check_contract
 
     onnx = _import_onnx()
@@ -161,7 +156,7 @@ def _shape_text(shape) -> str:
 def _info(args) -> int:
     doc = describe_onnx(args.file)
     if args.json:
-        _emit_json(doc)
+        emit_json(doc)
         return 0
     print(f"file        {doc['file']} ({doc['size_bytes']:,} bytes)")
     print(f"sha256      {doc['sha256']}")

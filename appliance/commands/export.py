@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
+from ..cli import emit_json
 from .sessions import db_path
 
 
@@ -38,8 +39,6 @@ def run(args) -> int:
     elapsed = time.perf_counter() - t0
     print(f"exported {args.session} as {args.format} in {elapsed:.2f} s", file=sys.stderr)
     if args.json:
-        from ..cli import emit_json
-
         emit_json({"session_id": args.session, "format": args.format, "wide": args.wide,
                    "paths": [str(p) for p in paths], "elapsed_s": elapsed})
     else:

@@ -5,6 +5,7 @@ import signal
 import sys
 
 from .. import config as config_mod
+from ..cli import emit_json
 from ..errors import UsageError
 
 FLAG_KEYS = {  # flag dest -> config key path
@@ -87,8 +88,6 @@ def run(args) -> int:
         if progress:
             progress.finish()
     if args.json:
-        from ..cli import emit_json
-
         emit_json(summary)
     else:
         print(format_summary(summary))

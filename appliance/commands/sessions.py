@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import config as config_mod
+from ..cli import emit_json
 
 
 def register(sub, common) -> None:
@@ -26,8 +27,6 @@ def run(args) -> int:
     finally:
         conn.close()
     if args.json:
-        from ..cli import emit_json
-
         emit_json(sessions)
     elif sessions:
         print(format_table(sessions))

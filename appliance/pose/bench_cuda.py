@@ -17,14 +17,8 @@ import numpy as np
 
 from appliance import bench
 from appliance.pose import cuda_build
-
-VIEWS_PER_PAIR = 2
-
-
-def _frame_pairs(count: int, seed: int) -> list[np.ndarray]:
-    from appliance.pose.bench_decode import realistic_frame_pairs  # noqa: PLC0415
-
-    return realistic_frame_pairs(count=count, seed=seed)
+from appliance.pose.bench_decode import VIEWS_PER_PAIR, realistic_frame_pairs
+from appliance.pose.host_decoder import identity_affines
 
 
 @bench.register("decode-cuda")
@@ -37,8 +31,8 @@ def bench_decode_cuda(args: Any = None) -> list[dict]:
     reason = cuda_decoder.unavailable_reason()
     if reason is not None:
         return [{"name": "decode_cuda", "available": False, "median_us": None, "reason": reason}]
-    pairs = _frame_pairs(8, seed)
-    mats = np.tile(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]), (VIEWS_PER_PAIR, 1, 1))
+    pairs = realistic_frame_pairs(count=8, seed=seed)
+    mats = identity_affines(VIEWS_PER_PAIR)
 
     def measure(gpu: cuda_decoder.GpuThread) -> list[dict]:
         cuda, stream, dec = gpu.cuda, gpu.stream, gpu.decoder

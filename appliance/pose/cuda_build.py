@@ -149,8 +149,13 @@ def kernel_sources() -> list[Path]:
 
 def source_digest(extra: Sequence[str] = ()) -> str:
     """sha256 over the device sources (.cu and .cuh) and ``extra`` strings (options)."""
+    return files_digest(sorted(list(KERNEL_DIR.glob("*.cu")) + list(KERNEL_DIR.glob("*.cuh"))), extra)
+
+
+def files_digest(files: Sequence[Path], extra: Sequence[str] = ()) -> str:
+    """sha256 over ``files`` (name and content of each, in order) and ``extra`` strings."""
     h = hashlib.sha256()
-    for p in sorted(list(KERNEL_DIR.glob("*.cu")) + list(KERNEL_DIR.glob("*.cuh"))):
+    for p in files:
         h.update(p.name.encode())
         h.update(b"\0")
         h.update(p.read_bytes())

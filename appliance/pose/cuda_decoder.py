@@ -204,11 +204,7 @@ class GpuHeatmaps:
         from appliance.pose.decode import crop_matrices  # noqa: PLC0415 - avoid a cycle at import
 
         n, _, h, w = self.shape
-        crop_list = [crops] * n if not isinstance(crops, (list, tuple)) else list(crops)
-        for c in crop_list:
-            if tuple(c.heatmap_wh) != (w, h):
-                raise ValueError(f"crop heatmap size {c.heatmap_wh} (w, h) does not match heatmaps {(w, h)}")
-        mats = crop_matrices(crop_list, n)
+        mats = crop_matrices(crops, n, (w, h))
         _log_once("decode", "decode_to_image: CUDA kernel on the engine's buffer (%s, %s)",
                   self.decoder.device_name, self.dtype)
         out = self.decoder.decode(self.ptr, self.shape, self.dtype, self.stream, mats, method, blur_kernel)

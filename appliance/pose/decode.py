@@ -299,11 +299,20 @@ def _log_path_once(path: str, detail: str) -> None:
     logger.info("decode_to_image: %s path (%s)", path, detail)
 
 
-def crop_matrices(crops: Sequence[Crop] | Crop, n: int) -> np.ndarray:
-    """(N, 2, 3) float64 heatmap px -> image px matrices of ``crops`` (one Crop: all N views)."""
-    if isinstance(crops, Crop):
-        crops = [crops] * n
-    crops = list(crops)
+def crop_matrices(
+    crops: Sequence[Crop] | Crop, n: int, heatmap_wh: tuple[int, int] | None = None
+) -> np.ndarray:
+    """(N, 2, 3) float64 heatmap px -> image px matrices of ``crops`` (one Crop: all N views).
+
+    ValueError when the number of crops is not N, or (given ``heatmap_wh`` (w, h), the size of
+    the heatmaps decoded) when a crop's heatmap size differs from it.
+    """
+    crops = [crops] * n if isinstance(crops, Crop) else list(crops)
+    if heatmap_wh is not None:
+        for c in crops:
+            if tuple(c.heatmap_wh) != tuple(heatmap_wh):
+                raise ValueError(
+                    f"crop heatmap size {c.heatmap_wh} (w, h) does not match heatmaps {tuple(heatmap_wh)}")
     if len(crops) != n:
         raise ValueError(f"need one crop per heatmap batch entry: {len(crops)} crops for N={n}")
     if n == 0:
@@ -334,11 +343,7 @@ def decode_to_image(
     _log_path_once("numpy", f"method={method}")
     hm = _as_maps(heatmaps)
     n, _, h, w = hm.shape
-    crop_list = [crops] * n if isinstance(crops, Crop) else list(crops)
-    for c in crop_list:
-        if tuple(c.heatmap_wh) != (w, h):
-            raise ValueError(f"crop heatmap size {c.heatmap_wh} (w, h) does not match heatmaps {(w, h)}")
-    mats = crop_matrices(crop_list, n)
+    mats = crop_matrices(crops, n, (w, h))
     coords, scores = decode_heatmaps(hm, method=method, blur_kernel=blur_kernel)
     uv = np.matmul(coords.astype(np.float64), mats[:, :, :2].transpose(0, 2, 1)) + mats[:, None, :, 2]
     return uv.astype(np.float32), scores

@@ -13,7 +13,6 @@ The library is built with g++ on first use into ``<cache>/host/`` (``$AGMA_CACHE
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import os
 import shutil
 import subprocess
@@ -44,14 +43,10 @@ def _compiler() -> str:
 
 
 def _digest(cxx: str) -> str:
-    h = hashlib.sha256()
     files = sorted(list(cuda_build.KERNEL_DIR.glob("*.cu")) + list(cuda_build.KERNEL_DIR.glob("*.cuh"))
                    + list(HOST_DIR.glob("*.h")) + list(HOST_DIR.glob("*.cpp")))
-    for p in files:
-        h.update(p.name.encode() + b"\0" + p.read_bytes() + b"\0")
     ver = subprocess.run([cxx, "--version"], capture_output=True, text=True).stdout
-    h.update(ver.encode() + b"\0" + " ".join(CXXFLAGS).encode())
-    return h.hexdigest()[:16]
+    return cuda_build.files_digest(files, [ver, " ".join(CXXFLAGS)])[:16]
 
 
 def library_path(cache_dir: str | os.PathLike | None = None) -> Path:
@@ -136,9 +131,8 @@ def decode_heatmaps(heatmaps: np.ndarray, method: str = "dark", blur_kernel: int
 def decode_to_image(heatmaps: np.ndarray, crops: Sequence, method: str = "dark", blur_kernel: int = 11,
                     threads: int = cuda_build.DEFAULT_THREADS) -> tuple[np.ndarray, np.ndarray]:
     """Same contract as ``appliance.pose.decode.decode_to_image``: (uv (N, J, 2), scores (N, J))."""
+    from appliance.pose.decode import crop_matrices  # noqa: PLC0415 - cv2 only where decoded to image
+
     hm = np.asarray(heatmaps)
-    mats = np.stack([c.hm_to_img for c in crops]) if len(crops) else np.zeros((0, 2, 3))
-    if mats.shape[0] != hm.shape[0]:
-        raise ValueError(f"need one crop per view: {mats.shape[0]} crops for N={hm.shape[0]}")
-    out = decode_raw(hm, mats, method, blur_kernel, threads)
+    out = decode_raw(hm, crop_matrices(crops, hm.shape[0]), method, blur_kernel, threads)
     return out[..., :2].copy(), out[..., 2].copy()

@@ -26,7 +26,6 @@ keep it loadable by TensorRT 8.6 (JetPack 6.0) as well as 10.x and ONNX Runtime.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import time
@@ -39,6 +38,7 @@ import numpy as np
 
 from appliance.errors import AgmaError
 from appliance.pose.checkpoint import CheckpointError, read_state_dict
+from appliance.files import sha256_file
 from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH
 
 BN_EPS = 1e-5
@@ -440,15 +440,6 @@ def _version() -> str:
     except ImportError:  # pragma: no cover
         return "0"
     return __version__
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(chunk), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from appliance.pose.engine import (
     INPUT_WIDTH,
     ModelInfo,
 )
-from appliance.pose.hrnet_onnx import sha256_file
+from appliance.files import sha256_file
 
 CPU_PROVIDER = "CPUExecutionProvider"
 CUDA_PROVIDER = "CUDAExecutionProvider"

@@ -63,8 +63,8 @@ class CropPolicy:
     convention: str = "dark"
 
 
-def roi_crop(image_wh: tuple[int, int], roi_xywh: Sequence[float] | None, convention: str = "dark") -> Crop:
-    """The crop of a region of interest (x, y, w, h) px, or of the whole image when None."""
+def roi_crop(image_wh: tuple[int, int] | None, roi_xywh: Sequence[float] | None, convention: str = "dark") -> Crop:
+    """The crop of a region of interest (x, y, w, h) px, or of the whole image (w, h) when None."""
     if roi_xywh is None:
         w, h = image_wh
         roi_xywh = (0.0, 0.0, float(w), float(h))

@@ -38,6 +38,7 @@ class SimulatedHeatmapModel:
         if frame.truth is None:
             raise ValueError(f"frame {frame.index} carries no ground truth; the simulated model needs it")
         errors = draw_errors(self.noise, self.seed, frame.index)
+        w, h = self.crops[0].heatmap_wh
         coords = np.empty((2, NUM_JOINTS, 2))
         amp_rng = np.random.default_rng([self.seed, frame.index, _AMP_STREAM])
         amplitude = amp_rng.uniform(*_AMPLITUDE, size=(2, NUM_JOINTS))
@@ -45,12 +46,12 @@ class SimulatedHeatmapModel:
             coords[view] = crop.image_to_heatmap(uv + errors.err_px[view])
         if errors.missed.any():
             place = np.random.default_rng([self.seed, frame.index, _MISS_PLACE_STREAM])
-            w, h = self.crops[0].heatmap_wh
             n = int(errors.missed.sum())
             coords[errors.missed] = np.column_stack([place.uniform(0, w - 1, n), place.uniform(0, h - 1, n)])
             amplitude[errors.missed] = place.uniform(*_MISS_AMPLITUDE, n)
-        w, h = self.crops[0].heatmap_wh
-        return encode(coords, heatmap_hw=(h, w)) * amplitude[..., None, None].astype(np.float32)
+        maps = encode(coords, heatmap_hw=(h, w))
+        maps *= amplitude[..., None, None].astype(np.float32)
+        return maps
 
     def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
         uv, scores = decode_to_image(self.heatmaps(frame), self.crops, method=self.decoder)

@@ -22,14 +22,6 @@ class PoseStage(Protocol):
         ...
 
 
-def roi_crop(cfg):
-    """The crop of the configured region of interest (pose.roi_px) in the model's convention."""
-    from .crop import crop_from_box
-
-    x, y, w, h = cfg["pose.roi_px"]
-    return crop_from_box(x, y, w, h, convention=cfg["pose.convention"])
-
-
 def build(cfg, source) -> PoseStage:
     """The pose stage named by ``pose.model``; ConfigError when it cannot run with this source."""
     spec = cfg["pose.model"]
@@ -38,9 +30,10 @@ def build(cfg, source) -> PoseStage:
             raise ConfigError(cfg.origins["pose.model"], "pose.model",
                               f"'simulated' needs a source with ground truth; '{source.name}' has none")
         from .noise import NoiseParams
+        from .preprocess import roi_crop
         from .simulated import SimulatedHeatmapModel
 
-        crop = roi_crop(cfg)
+        crop = roi_crop(None, cfg["pose.roi_px"], cfg["pose.convention"])
         return SimulatedHeatmapModel(crop, crop, NoiseParams.from_config(cfg), seed=cfg["sim.seed"],
                                      decoder=cfg["pose.decoder"])
     kind, _, path = spec.partition(":")

@@ -29,7 +29,7 @@ from ..pose.stage import build as build_pose
 from ..stereo.stage import to_pose3d
 from ..stereo.validity import ValidityRules
 from . import sessions
-from .writer import _FRAME_SQL, _JOINT_SQL, _TRUTH_SQL, StoreWriter, connect, frame_rows, transaction
+from .writer import StoreWriter, connect, frame_rows, insert_rows, transaction
 
 
 HOUR_FRAMES_30FPS = 30 * 3600
@@ -117,10 +117,7 @@ def _commits(poses, src, tmp: str, synchronous: str, batch: int, commits: int) -
                 truth.extend((r[0], idx, *r[2:]) for r in t)
             t0 = time.perf_counter_ns()
             with transaction(conn):
-                conn.executemany(_FRAME_SQL, frames)
-                conn.executemany(_JOINT_SQL, joints)
-                conn.executemany(_TRUTH_SQL, truth)
-                conn.execute("UPDATE sessions SET frames = frames + ? WHERE id = ?", (batch, sid))
+                insert_rows(conn, frames, joints, truth, {sid: batch})
             if k >= 3:  # warm-up commits left out
                 samples.append((time.perf_counter_ns() - t0) / 1000.0)
         (sync_now,) = conn.execute("PRAGMA synchronous").fetchone()

@@ -23,7 +23,6 @@ its sha256 identifies it.
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import re
@@ -36,7 +35,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import AgmaError
-from .listing import find_session, open_readonly
+from ..files import sha256_file
+from .listing import find_session, open_readonly, readonly_uri
 from .schema import data_dictionary_rows
 
 log = logging.getLogger(__name__)
@@ -67,14 +67,6 @@ class DumpResult:
     bytes: int
     frames: int
     elapsed_s: float
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -209,7 +201,7 @@ def dump_session(db_path: Path, uid: str, out_path: Path) -> DumpResult:
             conn.execute("PRAGMA journal_mode = OFF")  # scratch only: never seen, deleted below
             conn.execute("PRAGMA synchronous = OFF")
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("ATTACH DATABASE ? AS src", (db_path.resolve().as_uri() + "?mode=ro",))
+            conn.execute("ATTACH DATABASE ? AS src", (readonly_uri(db_path),))
             frames, extra_meta = _copy_session(conn, uid, db_path)
             conn.execute("DETACH DATABASE src")
             _add_dictionary(conn, uid, extra_meta)
@@ -325,8 +317,9 @@ def dump_new(db_path: Path, out_dir: Path, verify: bool = True) -> list[NewDumpO
         check_uid_for_file_name(uid)
         path = Path(out_dir) / f"{uid}.sqlite"
         t0 = time.perf_counter()
-        if (dump_is_present(path) if verify else (path.is_file() and read_sha256_sidecar(path) is not None)):
-            out.append(NewDumpOutcome(uid, path, "present", read_sha256_sidecar(path) or "", time.perf_counter() - t0))
+        recorded = read_sha256_sidecar(path)
+        if recorded is not None and path.is_file() and (not verify or sha256_file(path) == recorded):
+            out.append(NewDumpOutcome(uid, path, "present", recorded, time.perf_counter() - t0))
             continue
         write_pending_dump(db_path, uid, out_dir)
         out.append(NewDumpOutcome(uid, path, "written", read_sha256_sidecar(path) or "", time.perf_counter() - t0))

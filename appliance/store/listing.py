@@ -15,12 +15,17 @@ from ..errors import AgmaError
 from ..joints import NUM_JOINTS
 
 
+def readonly_uri(db_path: Path) -> str:
+    """The file: URI that opens (or ATTACHes) db_path read-only; the connection needs uri=True."""
+    return Path(db_path).resolve().as_uri() + "?mode=ro"
+
+
 def open_readonly(db_path: Path) -> sqlite3.Connection:
     """Open an existing database read-only (never creates one), explicit transactions, 5 s busy timeout."""
     db_path = Path(db_path)
     if not db_path.is_file():
         raise AgmaError(f"no database at {db_path}")
-    conn = sqlite3.connect(db_path.resolve().as_uri() + "?mode=ro", uri=True, isolation_level=None)
+    conn = sqlite3.connect(readonly_uri(db_path), uri=True, isolation_level=None)
     conn.execute("PRAGMA busy_timeout = 5000")
     try:
         conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()

@@ -27,7 +27,7 @@ class SessionArrays:
     truth_right_uv_px: np.ndarray | None
 
 
-def _f(rows, n: int) -> np.ndarray:
+def _per_joint(rows, n: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64).reshape(-1, NUM_JOINTS, n) if rows else np.zeros((0, NUM_JOINTS, n))
 
 
@@ -35,14 +35,14 @@ def load_session_arrays(conn: sqlite3.Connection, session_id: int) -> SessionArr
     rows = conn.execute(
         "SELECT frame_index, x_mm, y_mm, z_mm, left_u, left_v, right_u, right_v, invalid_reason IS NULL "
         "FROM joints WHERE session_id = ? ORDER BY frame_index, joint", (session_id,)).fetchall()
-    a = np.array(rows, dtype=np.float64).reshape(-1, NUM_JOINTS, 9) if rows else np.zeros((0, NUM_JOINTS, 9))
+    a = _per_joint(rows, 9)
     frame_index = a[:, 0, 0].astype(np.int64)
     truth = conn.execute(
         "SELECT frame_index, x_mm, y_mm, z_mm, left_u, left_v, right_u, right_v FROM ground_truth "
         "WHERE session_id = ? ORDER BY frame_index, joint", (session_id,)).fetchall()
     t = None
     if truth:
-        t = np.array(truth, dtype=np.float64).reshape(-1, NUM_JOINTS, 8)
+        t = _per_joint(truth, 8)
         if not np.array_equal(t[:, 0, 0].astype(np.int64), frame_index):
             raise ValueError(f"session {session_id}: ground_truth frames differ from stored frames")
     return SessionArrays(

@@ -37,13 +37,13 @@ def close_interrupted(conn: sqlite3.Connection, previous_holder: int | None = No
     """Close every open session as interrupted (call inside one transaction, holding the write lock)."""
     now = time.time_ns() if now_ns is None else now_ns
     out = []
+    who = f"pid {previous_holder}" if previous_holder is not None else "a recorder"
     rows = conn.execute("SELECT id, uid, started_at_ns, dropped_frames FROM sessions WHERE end_reason IS NULL "
                         "ORDER BY id").fetchall()
     for sid, uid, started, dropped in rows:
         n, last_t = conn.execute("SELECT COUNT(*), MAX(t_ns) FROM frames WHERE session_id = ?", (sid,)).fetchone()
         ended = started if last_t is None else last_t
         conn.execute("UPDATE sessions SET frames = ? WHERE id = ?", (n, sid))  # equal already: same transactions
-        who = f"pid {previous_holder}" if previous_holder is not None else "a recorder"
         close_session(conn, sid, "interrupted", dropped,
                       detail=f"{who} stopped without closing it (crash, kill or power cut); {n} committed frames kept",
                       ended_at_ns=ended)

@@ -162,11 +162,14 @@ def joint_sample_rows(items: list[tuple[int, Pose3D]]) -> list[list]:
     return out.reshape(n * NUM_JOINTS, 13).tolist()
 
 
+def _frame_row(session_id: int, pose: Pose3D) -> tuple:
+    return (session_id, pose.frame_index, pose.t_ns, pose.valid_joints, pose.latency_ms)
+
+
 def frame_rows(session_id: int, pose: Pose3D) -> tuple[tuple, list[tuple], list[tuple]]:
     """One Pose3D -> (frames row, 17 joint_samples rows, 17 ground_truth rows or []), as stored."""
-    frame = (session_id, pose.frame_index, pose.t_ns, pose.valid_joints, pose.latency_ms)
     joints = [tuple(r) for r in joint_sample_rows([(session_id, pose)])]
-    return frame, joints, _truth_rows(session_id, pose)
+    return _frame_row(session_id, pose), joints, _truth_rows(session_id, pose)
 
 
 def _truth_rows(session_id: int, pose: Pose3D) -> list[tuple]:
@@ -174,6 +177,16 @@ def _truth_rows(session_id: int, pose: Pose3D) -> list[tuple]:
         return []
     t = np.column_stack([pose.truth.xyz_mm, pose.truth.left_uv_px, pose.truth.right_uv_px]).tolist()
     return [(session_id, pose.frame_index, j, *t[j]) for j in range(NUM_JOINTS)]
+
+
+def insert_rows(conn: sqlite3.Connection, frames: list, joints: list, truth: list, per_session: dict[int, int]) -> None:
+    """One batch's INSERTs and each session's ``frames`` count (the caller holds the transaction)."""
+    conn.executemany(_FRAME_SQL, frames)
+    conn.executemany(_JOINT_SQL, joints)
+    if truth:
+        conn.executemany(_TRUTH_SQL, truth)
+    for session_id, n in per_session.items():
+        conn.execute("UPDATE sessions SET frames = frames + ? WHERE id = ?", (n, session_id))
 
 
 class StoreWriter:
@@ -200,7 +213,6 @@ class StoreWriter:
         self._stored = 0
         self._dropped = 0
         self._last_t_ns: int | None = None
-        self._commits = 0
         self.error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._ready: Future = Future()
@@ -292,7 +304,6 @@ class StoreWriter:
             log.warning("store: session %s was left open by a recorder that died; closed as interrupted "
                         "(%d committed frames kept)", r.uid, r.frames)
         self._ready.set_result(None)
-        self.conn = conn
         pending: list[tuple[int, Pose3D]] = []
         deadline = time.monotonic() + self.commit_interval_s
         try:
@@ -322,9 +333,8 @@ class StoreWriter:
                     else:
                         fut.set_result(value)  # only once COMMIT has returned
                     continue
-                if item is not None:
-                    if self.error is None:
-                        pending.append(item)
+                if item is not None and self.error is None:
+                    pending.append(item)
                 if time.monotonic() >= deadline:
                     self._flush(conn, pending)
                     deadline = time.monotonic() + self.commit_interval_s
@@ -337,18 +347,13 @@ class StoreWriter:
             return
         frames, truth, per_session = [], [], {}
         for session_id, pose in pending:
-            frames.append((session_id, pose.frame_index, pose.t_ns, pose.valid_joints, pose.latency_ms))
+            frames.append(_frame_row(session_id, pose))
             truth.extend(_truth_rows(session_id, pose))
             per_session[session_id] = per_session.get(session_id, 0) + 1
         try:
             joints = joint_sample_rows(pending)
             with transaction(conn):
-                conn.executemany(_FRAME_SQL, frames)
-                conn.executemany(_JOINT_SQL, joints)
-                if truth:
-                    conn.executemany(_TRUTH_SQL, truth)
-                for session_id, n in per_session.items():
-                    conn.execute("UPDATE sessions SET frames = frames + ? WHERE id = ?", (n, session_id))
+                insert_rows(conn, frames, joints, truth, per_session)
         except BaseException as exc:
             log.error("store: commit of %d frames failed: %s", len(frames), exc)
             if is_disk_full(exc):
@@ -360,7 +365,6 @@ class StoreWriter:
         with self._lock:
             self._stored += len(frames)
             self._last_t_ns = max(f[2] for f in frames)
-            self._commits += 1
         pending.clear()
         self._check_disk()
 

@@ -5,7 +5,8 @@ digest meaning "this session", not "this run of the dump".
 """
 from __future__ import annotations
 
-from appliance.store.dump import dump_session, sha256_file
+from appliance.files import sha256_file
+from appliance.store.dump import dump_session
 from tests.store.recorded import record
 
 

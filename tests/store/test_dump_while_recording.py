@@ -14,7 +14,8 @@ import time
 from appliance import config
 from tests.sim_keypoints import SimulatedKeypointModel
 from appliance.session import RecordRequest, Recorder
-from appliance.store.dump import dump_session, sha256_file
+from appliance.files import sha256_file
+from appliance.store.dump import dump_session
 from tests.store.recorded import SkippingSource, record, session_rows
 
 
