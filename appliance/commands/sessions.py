@@ -21,9 +21,10 @@ def db_path(args):
 def run(args) -> int:
     from ..store.listing import format_table, list_sessions, open_readonly
 
-    conn = open_readonly(db_path(args))
+    db = db_path(args)
+    conn = open_readonly(db)
     try:
-        sessions = list_sessions(conn)
+        sessions = list_sessions(conn, db)
     finally:
         conn.close()
     if args.json:

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import AgmaError
 from ..joints import NUM_JOINTS
 from .c3d_format import custom_group, write_c3d
+from .integrity import reading
 from .listing import find_session
 
 C3D_PART_FRAMES = 54_000  # C3D frame numbers are 16-bit (<= 65,535) and some readers take fewer
@@ -116,10 +117,14 @@ def export_csv_long(conn: sqlite3.Connection, uid: str, path: Path, db_path: Pat
             "FROM joints AS j JOIN frames AS f ON f.session_id = j.session_id AND f.frame_index = j.frame_index "
             "JOIN joint_names AS n ON n.joint = j.joint WHERE j.session_id = ? ORDER BY j.frame_index, j.joint",
             (s.id,))
-        with open(path, "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(LONG_COLUMNS)
-            w.writerows(rows)  # floats as repr: the shortest text that reads back to the stored double
+        try:
+            with open(path, "w", newline="", encoding="utf-8") as fh:
+                w = csv.writer(fh, lineterminator="\n")
+                w.writerow(LONG_COLUMNS)
+                w.writerows(rows)  # floats as repr: the shortest text that reads back to the stored double
+        except BaseException:  # rows are streamed: a read that fails half-way (a damaged page) leaves no half file
+            Path(path).unlink(missing_ok=True)
+            raise
     finally:
         conn.execute("COMMIT")
     return [Path(path)]
@@ -240,14 +245,17 @@ def export_npz(data: SessionExport, path: Path) -> list[Path]:
 
 def export_session(conn: sqlite3.Connection, uid: str, fmt: str, path: Path, *, wide: bool = False,
                    db_path: Path | str = "the database") -> list[Path]:
-    """Write one session in `fmt` (csv, c3d, npz) to `path`; returns every file written."""
+    """Write one session in `fmt` (csv, c3d, npz) to `path`; returns every file written.
+
+    A damaged page met while reading is one line (store/integrity.py), and no output is left."""
     if fmt not in FORMATS:
         raise AgmaError(f"unknown export format {fmt!r}; one of {', '.join(FORMATS)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if fmt == "csv" and not wide:
-        return export_csv_long(conn, uid, path, db_path)
-    data = load_session(conn, uid, db_path)
+    with reading(db_path):
+        if fmt == "csv" and not wide:
+            return export_csv_long(conn, uid, path, db_path)
+        data = load_session(conn, uid, db_path)
     if fmt == "csv":
         return export_csv_wide(data, path)
     if fmt == "c3d":

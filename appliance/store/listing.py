@@ -31,6 +31,10 @@ def open_readonly(db_path: Path) -> sqlite3.Connection:
         conn.execute("SELECT 1 FROM sessions LIMIT 1").fetchall()
     except sqlite3.DatabaseError as exc:
         conn.close()
+        if "malformed" in str(exc):  # an SQLite file, damaged: say how to recover it (store/integrity.py)
+            from .integrity import damaged
+
+            raise damaged(db_path, str(exc), writing=False) from None
         raise AgmaError(f"{db_path} is not an agma database ({exc})") from None
     return conn
 
@@ -71,21 +75,24 @@ LEFT JOIN (SELECT session_id, COUNT(*) AS n, SUM(valid_joints) AS valid, MIN(t_n
 ORDER BY s.started_at_ns, s.id"""
 
 
-def list_sessions(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+def list_sessions(conn: sqlite3.Connection, db_path: Path | str | None = None) -> list[dict[str, Any]]:
     """One dict per session, oldest first; every figure from committed rows.
 
     duration_s: ended_at_ns - started_at_ns for a closed session; for an open one (end_reason None),
     up to its last committed frame. recorded_s: the span of the stored frames' capture times plus
     one frame period (differs from duration_s for offline work, --as-fast-as-possible, whose frames
     carry the source's timestamps). valid_joint_ratio: valid joints / (17 x stored frames), None
-    without frames.
+    without frames. db_path names the file in the one line a damaged page gives (store/integrity.py).
     """
+    from .integrity import reading
+
     out = []
-    conn.execute("BEGIN")  # one snapshot for the whole listing
-    try:
-        rows = conn.execute(_LIST_SQL).fetchall()
-    finally:
-        conn.execute("COMMIT")
+    with reading(db_path or conn.execute("PRAGMA database_list").fetchone()[2]):  # a damaged page: one line
+        conn.execute("BEGIN")  # one snapshot for the whole listing
+        try:
+            rows = conn.execute(_LIST_SQL).fetchall()
+        finally:
+            conn.execute("COMMIT")
     for (uid, box_id, bed, start, end, reason, source, model, fps, frames, dropped, n, valid, first_t, last_t) in rows:
         stop = end if end is not None else last_t
         out.append({

@@ -6,7 +6,8 @@ recording into the file, so every session still open there was left by a holder 
 crash, SIGKILL, a power cut): it is closed as ``interrupted`` with ``ended_at_ns`` = its last
 committed frame's ``t_ns`` (``started_at_ns`` when it has none), its ``frames`` = the rows kept,
 a ``session_ended`` event at that time and a ``session_recovered`` event at the time of recovery.
-Nothing is deleted.
+Nothing is deleted. ``close_at_last_frame`` is that closing step on its own, also used for the
+session of a writer that failed (store/writer.py).
 
 ``resume_target`` is the decision the daemon takes after that: a recording interrupted less than
 ``store.resume_after_crash_s`` ago is continued as a new session whose ``continues_session``
@@ -32,26 +33,44 @@ class RecoveredSession:
     frames: int
 
 
+def close_at_last_frame(conn: sqlite3.Connection, session_id: int, end_reason: str, dropped_frames: int,
+                        detail: str | None = None) -> RecoveredSession:
+    """Close a session from what the file holds: ``ended_at_ns`` = its last committed frame's
+    ``t_ns`` (``started_at_ns`` without one), ``frames`` = the rows kept, a ``session_ended``
+    event at that time. Call inside a transaction, holding the write lock. A row that is closed
+    already is left as it is (and returned as it is).
+
+    Used for sessions a dead holder left open (``close_interrupted``) and for the session of a
+    writer that failed (StoreWriter.close_session_after_failure), where what the writer thought
+    it had stored matters less than what the file really holds.
+    """
+    sid, uid, started, ended_already, reason = conn.execute(
+        "SELECT id, uid, started_at_ns, ended_at_ns, end_reason FROM sessions WHERE id = ?", (session_id,)).fetchone()
+    n, last_t = conn.execute("SELECT COUNT(*), MAX(t_ns) FROM frames WHERE session_id = ?", (sid,)).fetchone()
+    if reason is not None:
+        return RecoveredSession(id=sid, uid=uid, started_at_ns=started, ended_at_ns=ended_already, frames=n)
+    ended = started if last_t is None else last_t
+    conn.execute("UPDATE sessions SET frames = ? WHERE id = ?", (n, sid))  # equal already: same transactions
+    close_session(conn, sid, end_reason, dropped_frames, detail=detail, ended_at_ns=ended)
+    return RecoveredSession(id=sid, uid=uid, started_at_ns=started, ended_at_ns=ended, frames=n)
+
+
 def close_interrupted(conn: sqlite3.Connection, previous_holder: int | None = None,
                       now_ns: int | None = None) -> list[RecoveredSession]:
     """Close every open session as interrupted (call inside one transaction, holding the write lock)."""
     now = time.time_ns() if now_ns is None else now_ns
     out = []
     who = f"pid {previous_holder}" if previous_holder is not None else "a recorder"
-    rows = conn.execute("SELECT id, uid, started_at_ns, dropped_frames FROM sessions WHERE end_reason IS NULL "
-                        "ORDER BY id").fetchall()
-    for sid, uid, started, dropped in rows:
-        n, last_t = conn.execute("SELECT COUNT(*), MAX(t_ns) FROM frames WHERE session_id = ?", (sid,)).fetchone()
-        ended = started if last_t is None else last_t
-        conn.execute("UPDATE sessions SET frames = ? WHERE id = ?", (n, sid))  # equal already: same transactions
-        close_session(conn, sid, "interrupted", dropped,
-                      detail=f"{who} stopped without closing it (crash, kill or power cut); {n} committed frames kept",
-                      ended_at_ns=ended)
+    rows = conn.execute("SELECT id, dropped_frames FROM sessions WHERE end_reason IS NULL ORDER BY id").fetchall()
+    for sid, dropped in rows:
+        n = conn.execute("SELECT COUNT(*) FROM frames WHERE session_id = ?", (sid,)).fetchone()[0]
+        detail = f"{who} stopped without closing it (crash, kill or power cut); {n} committed frames kept"
+        r = close_at_last_frame(conn, sid, "interrupted", dropped, detail)
         add_event(conn, sid, "session_recovered",
                   f"closed as interrupted by pid {os.getpid()} on taking the write lock; ended_at_ns = "
-                  + ("last committed frame's t_ns" if last_t is not None else "started_at_ns (no frame committed)"),
+                  + ("last committed frame's t_ns" if n else "started_at_ns (no frame committed)"),
                   now)
-        out.append(RecoveredSession(id=sid, uid=uid, started_at_ns=started, ended_at_ns=ended, frames=n))
+        out.append(r)
     return out
 
 

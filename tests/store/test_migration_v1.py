@@ -128,7 +128,7 @@ def test_newer_database_refused_untouched(tmp_path):
     sqlite3.connect(db).execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     digest = hashlib.sha256(db.read_bytes()).hexdigest()
     proc = agma("record", "--duration", "0.1", "--as-fast-as-possible", "--db", str(db), "--json")
-    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.returncode == 1 and proc.stdout.count("\n") == 1 and last_json(proc)["ok"] is False
     (line,) = proc.stderr.strip().splitlines()
     assert "schema version 99" in line and "newer" in line and f"up to {schema.SCHEMA_VERSION}" in line
     assert hashlib.sha256(db.read_bytes()).hexdigest() == digest
