@@ -1,11 +1,27 @@
-"""Frame sources: synthetic (simulated infant), uvc (the ZED as a UVC camera), replay (a recorded folder)."""
+"""Frame sources: synthetic (simulated infant), uvc (the ZED as a UVC camera), replay (a recorded folder).
+
+This package's top level stays free of NumPy and OpenCV (each source is imported when opened):
+``appliance.config``, imported by every command at start, takes capture.source's choices from
+SOURCES here.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
 from itertools import islice
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..frames import StereoFrame
+
+if TYPE_CHECKING:
+    from ..frames import StereoFrame
+
+#: (name, meaning) of each frame source open_source knows (capture.source chooses one).
+SOURCES: tuple[tuple[str, str], ...] = (
+    ("synthetic", "simulated infant"),
+    ("uvc", "ZED as a UVC camera"),
+    ("replay", "a recorded folder"),
+)
+SOURCE_NAMES: tuple[str, ...] = tuple(name for name, _ in SOURCES)
 
 
 class LimitedSource:

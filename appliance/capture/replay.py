@@ -64,6 +64,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import AgmaError, ConfigError
+from ..files import fsync_dir, fsync_file
 from ..frames import GroundTruth, RectifiedCalibration, StereoFrame
 from ..joints import NUM_JOINTS
 from .rectify import rectifier_from_file
@@ -339,14 +340,16 @@ class ReplayWriter:
         }
         for p in self._tmp.rglob("*"):
             if p.is_file():
-                _fsync(p)
+                fsync_file(p)
         tmp_manifest = self._tmp / (MANIFEST + ".tmp")
         tmp_manifest.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _fsync(tmp_manifest)
+        fsync_file(tmp_manifest)
         os.replace(tmp_manifest, self._tmp / MANIFEST)
+        for d in [*(p for p in self._tmp.rglob("*") if p.is_dir()), self._tmp]:  # their entries too
+            fsync_dir(d)
         size = sum(p.stat().st_size for p in self._tmp.rglob("*") if p.is_file())
         os.rename(self._tmp, self.dir)  # replaces an empty DIR; atomic on one filesystem
-        _fsync_dir(self.dir.parent)
+        fsync_dir(self.dir.parent)
         return ReplayInfo(self.dir, n, self.fps, w, h, manifest["storage"], fourcc, has_truth, size,
                           time.perf_counter() - self._t0)
 
@@ -361,24 +364,6 @@ class ReplayWriter:
             raise AgmaError(f"{path.name} does not read back exactly: the {self.codec} writer is not lossless here")
         if count > 0 and count != n:
             raise AgmaError(f"{path.name} holds {count} frames, {n} were written")
-
-
-def _fsync(path: Path) -> None:
-    with open(path, "rb") as f:
-        os.fsync(f.fileno())
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_replay(

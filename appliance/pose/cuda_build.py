@@ -43,6 +43,8 @@ from pathlib import Path
 import numpy as np
 
 from appliance.errors import AgmaError
+from appliance.files import atomic_write
+from appliance.pose.decoders import DECODER_NAMES
 
 #: Folder of the device sources.
 KERNEL_DIR = Path(__file__).resolve().parent / "cuda"
@@ -56,7 +58,7 @@ ENTRY_POINTS = {
     ("standard", "float32"): "agma_decode_standard_f32",
     ("standard", "float16"): "agma_decode_standard_f16",
 }
-METHODS = ("dark", "standard")
+METHODS = DECODER_NAMES  # "dark", "standard" (appliance.pose.decoders); ENTRY_POINTS has each
 #: Must match decode_heatmaps.cuh (checked by the host-shim tests).
 MAX_VIEWS = 8
 MAX_BLUR_KERNEL = 31
@@ -424,19 +426,10 @@ class BuiltKernels:
                 "sm": self.sm, "cached": self.cached}
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def _write_cached(path: Path, data: bytes) -> None:
+    """A cache file appears whole or not at all (appliance.files.atomic_write), in a folder made on demand."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, data)
 
 
 def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: str = "auto",
@@ -458,7 +451,7 @@ def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: 
             if path.is_file() and is_cubin(path.read_bytes()[:4]):
                 return BuiltKernels(path, "nvrtc", ver, sm, True)
             image, _ = nvrtc.compile(KERNEL_SOURCE, f"sm_{sm}")
-            _atomic_write(path, image)
+            _write_cached(path, image)
             return BuiltKernels(path, "nvrtc", ver, sm, False)
         except CudaBuildError as e:
             if toolchain == "nvrtc":
@@ -471,7 +464,7 @@ def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: 
     path = cache / f"decode_heatmaps-cuda{ver}-sm_{sm}-{source_digest(['nvcc', str(sm)])[:12]}.cubin"
     if path.is_file() and is_cubin(path.read_bytes()[:4]):
         return BuiltKernels(path, "nvcc", ver, sm, True)
-    _atomic_write(path, nvcc_cubin(KERNEL_SOURCE, sm, nvcc))
+    _write_cached(path, nvcc_cubin(KERNEL_SOURCE, sm, nvcc))
     return BuiltKernels(path, "nvcc", ver, sm, False)
 
 

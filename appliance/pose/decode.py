@@ -37,11 +37,12 @@ import cv2
 import numpy as np
 
 from appliance.pose.crop import Crop
+from appliance.pose.decoders import DECODER_NAMES
 from appliance.pose.engine import HEATMAP_HEIGHT, HEATMAP_WIDTH
 
 logger = logging.getLogger("appliance.pose.decode")
 
-METHODS = ("dark", "standard")
+METHODS = DECODER_NAMES  # "dark", "standard" (appliance.pose.decoders)
 #: The reference's clamp of the blurred map before the log.
 LOG_FLOOR = 1e-10
 #: Below this blurred value (before the rescale, which only grows positive values) a sample

@@ -9,6 +9,11 @@ Per view, the crop (appliance.pose.crop) comes from
 - otherwise (first frame, infant lost, tracking off, tracked box smaller than ``min_box_px``)
   the configured **region of interest** (the warmer area), or the whole image when none is set.
 
+The tracked box is clipped to the image: a network's joints can land outside the image (at the
+edge of a crop that reaches past it), and without the clip each frame's crop would be the
+previous one grown by the margin and the padding (x 1.6), without end (an untrained network
+drove it to 1e38 px in a few seconds).
+
 The warped 384x288 BGR uint8 crops become one float32 batch (N, 3, 384, 288): BGR -> RGB,
 /255, normalised with the model contract's mean and std (DESIGN.md). Both views share the
 batch: [left, right]; with the flip test, [left, right, mirrored left, mirrored right], and
@@ -72,8 +77,12 @@ def roi_crop(image_wh: tuple[int, int] | None, roi_xywh: Sequence[float] | None,
     return crop_from_box(x, y, w, h, convention=convention)
 
 
-def tracked_crop(previous: Keypoints2D | None, policy: CropPolicy) -> Crop | None:
-    """The crop around the previous frame's confident joints, or None when it cannot be trusted."""
+def tracked_crop(previous: Keypoints2D | None, policy: CropPolicy,
+                 image_wh: tuple[int, int] | None = None) -> Crop | None:
+    """The crop around the previous frame's confident joints, or None when it cannot be trusted.
+
+    ``image_wh`` (w, h) given: the box (after the margin) is clipped to the image [0, w] x [0, h].
+    """
     if previous is None or not policy.track:
         return None
     uv = np.asarray(previous.uv_px, dtype=np.float64)
@@ -83,6 +92,12 @@ def tracked_crop(previous: Keypoints2D | None, policy: CropPolicy) -> Crop | Non
     lo, hi = uv[ok].min(axis=0), uv[ok].max(axis=0)
     size = hi - lo
     lo, size = lo - policy.margin * size, size * (1.0 + 2.0 * policy.margin)
+    if image_wh is not None:
+        hi = np.minimum(lo + size, np.asarray(image_wh, dtype=np.float64))
+        lo = np.maximum(lo, 0.0)
+        size = hi - lo
+        if not (size > 0).all():  # every confident joint beside or beyond one of the image's sides
+            return None
     if max(size) < policy.min_box_px:
         return None
     return crop_from_box(lo[0], lo[1], max(size[0], 1.0), max(size[1], 1.0), convention=policy.convention)
@@ -116,7 +131,7 @@ class Preprocessor:
         """One Crop per view and where each came from ("tracked" or "roi")."""
         crops, sources = [], []
         for view, image in enumerate((frame.left, frame.right)):
-            tracked = tracked_crop(previous[view] if previous else None, self.policy)
+            tracked = tracked_crop(previous[view] if previous else None, self.policy, (image.shape[1], image.shape[0]))
             if tracked is not None:
                 crops.append(tracked)
                 sources.append("tracked")
@@ -163,6 +178,14 @@ class HeatmapPoseStage:
     def reset(self) -> None:
         """Forget the tracked keypoints (a new session)."""
         self._previous = None
+
+    def warm_up(self, batches: int = 2) -> None:
+        """Run the engine on a few blank batches of the session's shape, so that the first frame of
+        a session does not pay for lazy allocations (the runtime calls it in the inference thread)."""
+        n = 4 if self.pre.flip_test else 2
+        blank = np.zeros((n, 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+        for _ in range(batches):
+            self.engine.infer(blank)
 
     def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
         crops, sources = self.pre.crops(frame, self._previous)

@@ -14,20 +14,24 @@ def triangulate_rectified(left_uv, right_uv, fx: float, cx: float, cy: float, ba
     """(..., 2) px, (..., 2) px -> xyz_mm (..., 3) float64, epipolar_px (...) float64.
 
     Z = baseline_mm * fx / (u_left - u_right); X = (u_left - cx) Z / fx; Y = (v_left - cy) Z / fy
-    (fy defaults to fx). NaN where the disparity is not positive or an input is NaN.
+    (fy defaults to fx). NaN where the disparity is not positive or an input is not finite.
     epipolar_px = |v_left - v_right|.
+
+    A missing input (NaN: a joint not detected) or a non-finite one is a normal case: it gives NaN
+    quietly, without a NumPy warning.
     """
     left = np.asarray(left_uv, dtype=np.float64)
     right = np.asarray(right_uv, dtype=np.float64)
     if left.shape != right.shape or left.shape[-1:] != (2,):
         raise ValueError(f"left_uv and right_uv must share a shape (..., 2), got {left.shape} and {right.shape}")
     fy = fx if fy is None else fy
-    disparity = left[..., 0] - right[..., 0]
+    finite = np.isfinite(left).all(-1) & np.isfinite(right).all(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(disparity > 0, baseline_mm * fx / disparity, np.nan)
-    x = (left[..., 0] - cx) * z / fx
-    y = (left[..., 1] - cy) * z / fy
-    epipolar = np.abs(left[..., 1] - right[..., 1])
+        disparity = left[..., 0] - right[..., 0]
+        z = np.where(finite & (disparity > 0), baseline_mm * fx / disparity, np.nan)
+        x = (left[..., 0] - cx) * z / fx
+        y = (left[..., 1] - cy) * z / fy
+        epipolar = np.abs(left[..., 1] - right[..., 1])
     return np.stack([x, y, z], axis=-1), epipolar
 
 

@@ -35,7 +35,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import AgmaError
-from ..files import sha256_file
+from ..files import fsync_dir, fsync_file, sha256_file
+from .integrity import reading
 from .listing import find_session, open_readonly, readonly_uri
 from .schema import data_dictionary_rows
 
@@ -67,23 +68,6 @@ class DumpResult:
     bytes: int
     frames: int
     elapsed_s: float
-
-
-def _fsync_dir(folder: Path) -> None:
-    with suppress(OSError):  # not every filesystem lets a directory be opened (then rename is all we have)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def check_uid_for_file_name(uid: str) -> None:
@@ -202,17 +186,18 @@ def dump_session(db_path: Path, uid: str, out_path: Path) -> DumpResult:
             conn.execute("PRAGMA synchronous = OFF")
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("ATTACH DATABASE ? AS src", (readonly_uri(db_path),))
-            frames, extra_meta = _copy_session(conn, uid, db_path)
+            with reading(db_path):  # a damaged page of the source met: one line, no dump (store/integrity.py)
+                frames, extra_meta = _copy_session(conn, uid, db_path)
             conn.execute("DETACH DATABASE src")
             _add_dictionary(conn, uid, extra_meta)
             conn.execute("VACUUM INTO ?", (str(tmp),))
         finally:
             conn.close()
         _check_dump(tmp, uid)
-        _fsync_file(tmp)
+        fsync_file(tmp)
         digest = sha256_file(tmp)
         os.replace(tmp, out_path)
-        _fsync_dir(folder)
+        fsync_dir(folder)
     finally:
         for p in (scratch, tmp):
             with suppress(FileNotFoundError):
@@ -256,7 +241,7 @@ def write_sha256_sidecar(path: Path, digest: str) -> Path:
     finally:
         with suppress(FileNotFoundError):
             tmp.unlink()
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
     return side
 
 
@@ -295,13 +280,18 @@ def dump_is_present(path: Path) -> bool:
 class NewDumpOutcome:
     session_id: str
     path: Path
-    status: str  # written | present
-    sha256: str
+    status: str  # written | present | failed
+    sha256: str  # '' when failed
     elapsed_s: float
+    error: str | None = None  # failed: why, in one line
 
 
 def dump_new(db_path: Path, out_dir: Path, verify: bool = True) -> list[NewDumpOutcome]:
     """Dump every closed session whose dump is not already in out_dir with a matching sha256.
+
+    One bad dump never stops the others: a session whose dump fails (a uid that cannot name a
+    file, a damaged page of its rows, a full output disk) is a ``failed`` outcome with its
+    one-line reason, its temporaries removed, and the next session is dumped.
 
     verify=False trusts a dump whose .sha256 is there without re-reading it: right for the box's own
     dump folder (files there only ever appear complete), e.g. to catch up at start-up on sessions
@@ -309,19 +299,28 @@ def dump_new(db_path: Path, out_dir: Path, verify: bool = True) -> list[NewDumpO
     """
     conn = open_readonly(db_path)
     try:
-        uids = [r[0] for r in conn.execute("SELECT uid FROM sessions WHERE end_reason IS NOT NULL ORDER BY started_at_ns, id")]
+        with reading(db_path):
+            uids = [r[0] for r in conn.execute(
+                "SELECT uid FROM sessions WHERE end_reason IS NOT NULL ORDER BY started_at_ns, id")]
     finally:
         conn.close()
     out = []
     for uid in uids:
-        check_uid_for_file_name(uid)
         path = Path(out_dir) / f"{uid}.sqlite"
         t0 = time.perf_counter()
-        recorded = read_sha256_sidecar(path)
-        if recorded is not None and path.is_file() and (not verify or sha256_file(path) == recorded):
-            out.append(NewDumpOutcome(uid, path, "present", recorded, time.perf_counter() - t0))
+        try:
+            check_uid_for_file_name(uid)
+            recorded = read_sha256_sidecar(path)
+            if recorded is not None and path.is_file() and (not verify or sha256_file(path) == recorded):
+                out.append(NewDumpOutcome(uid, path, "present", recorded, time.perf_counter() - t0))
+                continue
+            write_pending_dump(db_path, uid, out_dir)
+        except Exception as exc:  # this session's dump only: say why, go on with the next
+            reason = str(exc) if isinstance(exc, AgmaError) else f"{type(exc).__name__}: {exc}"
+            log.debug("dump --new: session %s failed", uid, exc_info=True)
+            out.append(NewDumpOutcome(uid, path, "failed", "", time.perf_counter() - t0,
+                                      " ".join(reason.split())))  # one line
             continue
-        write_pending_dump(db_path, uid, out_dir)
         out.append(NewDumpOutcome(uid, path, "written", read_sha256_sidecar(path) or "", time.perf_counter() - t0))
     return out
 

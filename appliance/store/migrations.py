@@ -28,6 +28,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import AgmaError
+from ..files import fsync_dir, fsync_file
 from .schema import SCHEMA_VERSION, create_schema
 
 log = logging.getLogger(__name__)
@@ -187,17 +188,9 @@ def backup_copy(conn: sqlite3.Connection, path: Path, version: int) -> Path:
         part.unlink(missing_ok=True)  # an incomplete copy of our own making, not data
         raise
     dst.close()
-    fd = os.open(part, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_file(part)
     os.replace(part, bak)
-    dfd = os.open(bak.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    fsync_dir(bak.parent)
     return bak
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..joints import JOINT_NAMES
+from ..stereo.reasons import REASONS
 
 SCHEMA_VERSION = 3  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
@@ -30,7 +31,7 @@ XYZ_SCALE = 100  # x/y/z in 0.01 mm (rounding <= 0.005 mm)
 UV_SCALE = 1000  # u/v in 0.001 px (rounding <= 0.0005 px)
 SCORE_SCALE = 10000  # scores in 1e-4 (rounding <= 5e-5)
 #: joint_samples.invalid_code -> joints.invalid_reason. Fixed forever: stored files depend on it
-#: (a new reason takes a new code; tests/store check it covers stereo.validity.REASONS).
+#: (a new reason takes a new code; tests/store check it covers stereo.reasons.REASONS exactly).
 INVALID_REASON_CODES: tuple[tuple[int, str], ...] = (
     (1, "not_detected"), (2, "low_score"), (3, "disparity_not_positive"), (4, "depth_out_of_range"),
     (5, "epipolar_error"),
@@ -205,7 +206,7 @@ JOINTS_VIEW = View(
         Column("epipolar_px", "REAL", "px", "|left_v - right_v|, computed from the stored rows (within 0.001 px); NULL when a view is missing.",
                f"abs(left_v_mpx - right_v_mpx) / {UV_SCALE}.0"),
         Column("invalid_reason", "TEXT", "",
-               "NULL for a valid joint, else not_detected, low_score, disparity_not_positive, depth_out_of_range or epipolar_error.",
+               "NULL for a valid joint, else " + ", ".join(REASONS[:-1]) + " or " + REASONS[-1] + ".",
                _REASON_CASE),
     ),
 )
@@ -221,15 +222,29 @@ TRAJECTORY_DOC = ("One row per frame and joint with the session uid and joint na
                   "`SELECT t_ns, x_mm, y_mm, z_mm FROM trajectory WHERE session_uid = ? AND joint_name = 'left_wrist'`.")
 
 
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def schema_statements() -> list[str]:
+    """Every SQL statement of the current schema, in the order they must run, each ending with ';'.
+
+    The tables, then the views (``joints`` before ``trajectory``, which reads it), then the fixed
+    rows (joint names, schema version). The one list both ``create_schema`` and ``agma db schema``
+    use, so the printed schema is the one a fresh database gets (``agma db schema | sqlite3 f``).
+    Every statement is idempotent (IF NOT EXISTS, INSERT OR IGNORE).
+    """
+    names = ", ".join(f"({i}, {_sql_text(n)})" for i, n in enumerate(JOINT_NAMES))
+    return ([t.ddl() for t in TABLES] + [JOINTS_VIEW.ddl(), TRAJECTORY_VIEW]
+            + [f"INSERT OR IGNORE INTO joint_names(joint, name) VALUES {names};",
+               f"INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', {_sql_text(str(SCHEMA_VERSION))});"])
+
+
 def create_schema(conn) -> None:
     """Create every table, the views and the fixed rows (idempotent, one transaction)."""
     with conn:
-        for t in TABLES:
-            conn.execute(t.ddl())
-        conn.execute(JOINTS_VIEW.ddl())
-        conn.execute(TRAJECTORY_VIEW)
-        conn.executemany("INSERT OR IGNORE INTO joint_names(joint, name) VALUES (?, ?)", enumerate(JOINT_NAMES))
-        conn.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+        for statement in schema_statements():
+            conn.execute(statement)
 
 
 def _cell(text: str) -> str:
