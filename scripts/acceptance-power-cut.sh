@@ -8,9 +8,10 @@
 #
 # Two phases, as root, on the box, with the agma service stopped (the camera is needed here):
 #
-#   scripts/acceptance-power-cut.sh cut --yes-cut-power [SECONDS]   # records SECONDS (default 20),
-#       writes down (fsynced) how many frames were reported stored and the time, then hard-resets
-#       the machine at once with `echo b > /proc/sysrq-trigger`: no sync, no unmount, like a cut.
+#   scripts/acceptance-power-cut.sh cut --yes-cut-power [SECONDS]   # waits for the recorder's first
+#       stored frames (up to AGMA_ACCEPT_START_S), records SECONDS more (default 20), writes down
+#       (fsynced) how many frames were reported stored and the time, then hard-resets the machine
+#       at once with `echo b > /proc/sysrq-trigger`: no sync, no unmount, like a cut.
 #   (the box reboots)
 #   scripts/acceptance-power-cut.sh check                           # checks, prints PASS or FAIL
 #
@@ -26,6 +27,10 @@
 #   AGMA_ACCEPT_CUT     the command that cuts (default: echo b > /proc/sysrq-trigger); the tests
 #                       use "kill -9 \$RECORD_PID" to run both phases without a reboot
 #   AGMA_ACCEPT_SLACK_S latency allowed on top of the commit interval (default 0.5 s)
+#   AGMA_ACCEPT_START_S how long to wait for the recorder's first stored frames (default 120 s)
+#
+# Whatever way this script ends (an error, Ctrl-C, SIGTERM), it stops the recorders it started
+# (scripts/procs.sh): a recorder left behind would record on for up to store.max_session_s.
 #
 # Caveat: the note of the reported count is fsynced just before the cut; on ext4 that journal
 # commit may also flush other files' pending data, so more may survive than the bound promises
@@ -36,8 +41,13 @@ AGMA=${AGMA:-agma}
 DIR=${AGMA_ACCEPT_DIR:-/var/lib/agma/acceptance}
 NOTE="$DIR/power-cut.pending"
 PY=${AGMA_ACCEPT_PYTHON:-python3}
+# shellcheck source=scripts/procs.sh
+source "$(dirname "$0")/procs.sh"
 
 die() { echo "acceptance-power-cut: $*" >&2; exit 1; }
+
+# reported_in LOG: the last "recording: N frames stored" count in LOG (empty when there is none)
+reported_in() { grep -ao 'recording: [0-9]\+' "$1" 2>/dev/null | tail -n 1 | grep -o '[0-9]\+' || true; }
 
 cut_phase() {
   local yes="" seconds=20
@@ -63,16 +73,23 @@ cut_phase() {
   interval=$($AGMA config show --json 2>/dev/null | "$PY" -c \
     'import json,sys; print(json.loads(sys.stdin.read().strip().splitlines()[-1])["values"]["store"]["commit_interval_s"])' \
     2>/dev/null || echo "${AGMA_STORE__COMMIT_INTERVAL_S:-0.5}")
-  echo "recording into $db for $seconds s (commit interval $interval s), then cutting power"
+  echo "recording into $db; $seconds s after its first stored frames (commit interval $interval s), cutting power"
   # shellcheck disable=SC2086
-  $AGMA record --db "$db" ${AGMA_ACCEPT_ARGS:-} 2>"$log" >/dev/null &
-  RECORD_PID=$!
+  start_bg $AGMA record --db "$db" ${AGMA_ACCEPT_ARGS:-} 2>"$log" >/dev/null
+  RECORD_PID=$STARTED_PID
   export RECORD_PID
-  sleep "$seconds"
-  kill -0 "$RECORD_PID" 2>/dev/null || die "the recorder ended before the cut; see $log"
-  local reported cut_ns
-  reported=$(grep -ao 'recording: [0-9]\+' "$log" | tail -n 1 | grep -o '[0-9]\+' || true)
-  [ -n "$reported" ] || die "no progress line in $log"
+  # the state the cut needs: frames reported stored (a busy machine may take a while to start)
+  local start_s=${AGMA_ACCEPT_START_S:-120} waited=0 reported
+  until reported=$(reported_in "$log") && [ "${reported:-0}" -gt 0 ]; do
+    pid_ended "$RECORD_PID" && die "the recorder ended before storing a frame; see $log"
+    [ "$waited" -lt "$((start_s * 5))" ] || die "no frame reported stored within $start_s s; see $log"
+    sleep 0.2
+    waited=$((waited + 1))
+  done
+  pause "$seconds"
+  pid_ended "$RECORD_PID" && die "the recorder ended before the cut; see $log"
+  local cut_ns
+  reported=$(reported_in "$log")
   cut_ns=$(date +%s%N)
   printf 'db=%s\nreported=%s\ncut_ns=%s\ncommit_interval_s=%s\nlog=%s\n' "$db" "$reported" "$cut_ns" "$interval" "$log" >"$NOTE.tmp"
   sync "$NOTE.tmp"
@@ -81,7 +98,7 @@ cut_phase() {
   echo "cutting power now: $reported frames reported stored"
   if [ -n "${AGMA_ACCEPT_CUT:-}" ]; then
     eval "$AGMA_ACCEPT_CUT"
-    wait "$RECORD_PID" 2>/dev/null || true
+    wait_bg "$RECORD_PID" 2>/dev/null || true
   else
     echo b >/proc/sysrq-trigger
     sleep 60  # not reached on a real reset
@@ -120,8 +137,9 @@ print(f"session {sid}: {n} frames stored, last one {loss_s:.3f} s before the cut
 sys.exit(0 if ok else 1)
 EOF
   # 2. the next recorder closes it as interrupted at its last committed frame
-  $AGMA record --db "$db" --source synthetic --model simulated --duration 0.5 --as-fast-as-possible >/dev/null 2>&1 \
-    || die "FAIL the next recorder did not run on $db"
+  start_bg $AGMA record --db "$db" --source synthetic --model simulated --duration 0.5 --as-fast-as-possible \
+    >/dev/null 2>&1
+  wait_bg "$STARTED_PID" || die "FAIL the next recorder did not run on $db"
   "$PY" - "$db" <<'EOF' || exit 1
 import sqlite3, sys
 c = sqlite3.connect(f"file:{sys.argv[1]}?mode=ro", uri=True)

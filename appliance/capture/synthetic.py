@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -158,19 +158,22 @@ class SyntheticSource:
 
     n_frames: how many frames to deliver (None: until close()). paced: deliver at fps like a
     camera (True) or as fast as asked (False). render: draw images (else 1x1 placeholders, for
-    benchmarks of the rest of the path).
+    benchmarks of the rest of the path). clock, wait: the pacing's monotonic clock (seconds) and
+    its wait (seconds -> True when closed meanwhile); tests inject a simulated pair.
     """
 
     name = "synthetic"
     has_truth = True
 
     def __init__(self, seed: int = 0, fps: float = 30.0, n_frames: int | None = None, paced: bool = True,
-                 render: bool = True, calibration: RectifiedCalibration = SIMULATED_ZED2_HD720) -> None:
+                 render: bool = True, calibration: RectifiedCalibration = SIMULATED_ZED2_HD720,
+                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None) -> None:
         self.seed, self.fps_nominal, self.n_frames, self.paced = seed, float(fps), n_frames, paced
         self.calibration = calibration
         self.motion = InfantMotion(seed)
         self.renderer = Renderer(calibration, self.motion.bed_depth_mm) if render else None
         self._closed = threading.Event()
+        self._clock, self._wait = clock, wait or self._closed.wait
 
     def frame_at(self, index: int, t_ns: int) -> StereoFrame:
         xyz = self.motion.joints_mm(index / self.fps_nominal)
@@ -186,12 +189,12 @@ class SyntheticSource:
 
     def frames(self) -> Iterator[StereoFrame]:
         start_wall_ns = time.time_ns()
-        start_mono = time.monotonic()
+        start_mono = self._clock()
         index = 0
         while not self._closed.is_set() and (self.n_frames is None or index < self.n_frames):
             if self.paced:
-                delay = start_mono + index / self.fps_nominal - time.monotonic()
-                if delay > 0 and self._closed.wait(delay):
+                delay = start_mono + index / self.fps_nominal - self._clock()
+                if delay > 0 and self._wait(delay):
                     break
             yield self.frame_at(index, start_wall_ns + round(index * 1e9 / self.fps_nominal))
             index += 1

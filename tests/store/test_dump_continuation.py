@@ -2,12 +2,14 @@
 
 sessions.continues_session holds an id of the box's database; a dump holds one session, so that
 id points at nothing inside it. The dump's meta says which session it continues, by uid.
+
+Every database at the current schema has sessions.continues_session (since schema version 2;
+older files are migrated on open). The test used to skip when the column was missing, which
+would turn a regression into a silent skip; now its absence fails.
 """
 from __future__ import annotations
 
 import sqlite3
-
-import pytest
 
 from appliance.store.dump import dump_session
 from tests.store.recorded import record
@@ -18,9 +20,8 @@ def test_continuation_named_by_uid(tmp_path):
     first = record(db, seed=1, n_frames=15)["session_id"]
     second = record(db, seed=2, n_frames=15)["session_id"]
     conn = sqlite3.connect(db)
-    if "continues_session" not in [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]:
-        conn.close()
-        pytest.skip("this schema has no sessions.continues_session")
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(sessions)")]
+    assert "continues_session" in columns, f"sessions has no continues_session column: {columns}"
     with conn:  # as recovery would have recorded it
         conn.execute("UPDATE sessions SET continues_session = (SELECT id FROM sessions WHERE uid = ?) WHERE uid = ?",
                      (first, second))

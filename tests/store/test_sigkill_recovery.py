@@ -17,20 +17,24 @@ shortly after the first progress line (so it lands among commits). After each ki
 
 20 kills in CI; AGMA_NIGHTLY=1 makes it 200, AGMA_SIGKILL_RUNS=N any number; AGMA_SIGKILL_SEED
 replays a failing sequence (the seed is in every failure message).
+
+"Shortly after the first progress line" means after the first line reporting at least one frame
+stored: on a busy machine the first line may say 0, and a kill then lands before any commit (the
+check that every second kill came after reported frames then rested on luck). That line is waited
+for with a generous deadline. Every recorder runs under tests.helpers.start_agma, so a failed assertion
+between its start and its kill cannot leave it running.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import re
-import signal
 import sqlite3
 import subprocess
-import sys
-import threading
 import time
 
-from tests.helpers import REPO
+from tests.helpers import Lines, agma, start_agma, stop_group
 from tests.store.expected_rows import check_session_frames
 
 RUNS = int(os.environ.get("AGMA_SIGKILL_RUNS") or (200 if os.environ.get("AGMA_NIGHTLY") else 20))
@@ -39,38 +43,38 @@ PROGRESS = re.compile(r"recording: (\d+)(?:/\d+)? frames stored")
 
 
 def _env(commit_interval_s: float) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
-    env.update({"AGMA_STORE__COMMIT_INTERVAL_S": str(commit_interval_s), "AGMA_SIM__RENDER": "false",
-                "AGMA_STORE__MAX_SESSION_S": "600", "AGMA_STORE__MIN_FREE_MB": "16"})
-    return env
+    return {"AGMA_STORE__COMMIT_INTERVAL_S": str(commit_interval_s), "AGMA_SIM__RENDER": "false",
+            "AGMA_STORE__MAX_SESSION_S": "600", "AGMA_STORE__MIN_FREE_MB": "16"}
+
+
+def _stored(line: str) -> int:
+    m = PROGRESS.search(line)
+    return int(m.group(1)) if m else 0
 
 
 class _Run:
     """One recorder process, its stderr read line by line as it comes."""
 
-    def __init__(self, db, seed: int, commit_interval_s: float) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "appliance", "record", "--db", str(db),
-             "--seed", str(seed), "--sim-noise-px", str(NOISE_PX)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(commit_interval_s), cwd=REPO)
-        self.lines: list[str] = []
-        self.first_progress = threading.Event()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+    def __init__(self, proc) -> None:
+        self.proc = proc
+        self.stderr = Lines(proc.stderr)
 
-    def _read(self) -> None:
-        for line in self.proc.stderr:
-            self.lines.append(line)
-            if PROGRESS.search(line):
-                self.first_progress.set()
+    @property
+    def text(self) -> str:
+        return self.stderr.text()
 
     def kill(self) -> int:
         """SIGKILL; the frames it had reported as stored (0 when it reported none)."""
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(timeout=30)
-        self._reader.join(timeout=30)
-        counts = [int(m.group(1)) for m in map(PROGRESS.search, self.lines) if m]
-        return max(counts, default=0)
+        stop_group(self.proc)
+        self.stderr.join()
+        return max(map(_stored, self.stderr.lines), default=0)
+
+
+@contextlib.contextmanager
+def _recorder(db, seed: int, commit_interval_s: float):
+    with start_agma("record", "--db", str(db), "--seed", str(seed), "--sim-noise-px", str(NOISE_PX),
+                    env=_env(commit_interval_s), stdout=subprocess.DEVNULL) as proc:
+        yield _Run(proc)
 
 
 def _ro(db) -> sqlite3.Connection:
@@ -85,14 +89,14 @@ def test_sigkill_at_random_moments_loses_nothing_reported(tmp_path):
     stats = {"reported": 0, "in_startup": 0}
     for i in range(RUNS):
         ctx = f"AGMA_SIGKILL_SEED={seed} run {i}"
-        run = _Run(db, seed=1000 + i, commit_interval_s=rng.choice([0.02, 0.1, 0.5]))
-        if i % 2 == 0:
-            time.sleep(rng.uniform(0.0, 1.5))
-        else:
-            assert run.first_progress.wait(30), f"{ctx}: no progress line; stderr:\n{''.join(run.lines)}"
-            time.sleep(rng.uniform(0.0, 1.0))
-        assert run.proc.poll() is None, f"{ctx}: the recorder ended before the kill:\n{''.join(run.lines)}"
-        reported = run.kill()
+        with _recorder(db, seed=1000 + i, commit_interval_s=rng.choice([0.02, 0.1, 0.5])) as run:
+            if i % 2 == 0:
+                time.sleep(rng.uniform(0.0, 1.5))
+            else:
+                assert run.stderr.wait_for(_stored), f"{ctx}: no frame reported stored; stderr:\n{run.text}"
+                time.sleep(rng.uniform(0.0, 1.0))
+            assert run.proc.poll() is None, f"{ctx}: the recorder ended before the kill:\n{run.text}"
+            reported = run.kill()
         stats["reported"] += reported > 0
 
         if not db.exists():
@@ -123,9 +127,7 @@ def test_sigkill_at_random_moments_loses_nothing_reported(tmp_path):
         killed.append((sid, 1000 + i))
 
     # The next recorder after the last kill closes that one too, and ends normally.
-    proc = subprocess.run([sys.executable, "-m", "appliance", "record", "--db", str(db), "--duration", "0.2",
-                           "--as-fast-as-possible", "--json"], capture_output=True, text=True, env=_env(0.1),
-                          cwd=REPO, timeout=60)
+    proc = agma("record", "--db", str(db), "--duration", "0.2", "--as-fast-as-possible", "--json", env=_env(0.1))
     assert proc.returncode == 0, proc.stderr
     assert killed, f"AGMA_SIGKILL_SEED={seed}: no kill landed after a session opened"
     assert stats["reported"] >= RUNS // 2, stats  # every second kill comes after a progress line
