@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ from itertools import groupby
 from pathlib import Path
 from typing import Any
 
+from .capture import SOURCE_NAMES, SOURCES
 from .errors import ConfigError
+from .pose.decoders import DECODER_NAMES, DECODERS
+from .stereo.reasons import ValidityRules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -31,6 +35,25 @@ else:  # Python 3.10 on JetPack 6
 SYSTEM_CONFIG = Path("/etc/agma/agma.toml")
 ENV_CONFIG = "AGMA_CONFIG"
 ENV_PREFIX = "AGMA_"
+
+#: Environment variables that are not config keys: read where they are used, by steps that run
+#: before or without a Config (install, benchmarks, the calibration store), so docs/config.md
+#: lists them from here. tests/test_env_vars_documented.py checks that every AGMA_* variable
+#: appliance/ reads is a key's environment form or listed here.
+OTHER_ENV_VARS: tuple[tuple[str, str], ...] = (
+    (ENV_CONFIG, "The TOML file to read when `--config` is not given (before `/etc/agma/agma.toml`)."),
+    ("AGMA_STATE_DIR", "The box's state directory (default `/var/lib/agma`): `agma calib install` writes the ZED factory "
+                       "calibration to `<state>/calibration/`, where the uvc source reads it offline; `--state-dir` overrides it."),
+    ("AGMA_CACHE_DIR", "Cache of compiled code: the CUDA decoder's cubins (`<dir>/cuda`) and the host build of its kernel "
+                       "(`<dir>/host`); default `$XDG_CACHE_HOME/agma` (`~/.cache/agma`). Safe to delete: rebuilt on use."),
+    ("AGMA_NVRTC", "Path of the `libnvrtc.so` that compiles the CUDA decoder; default: the first found under `$CUDA_HOME`, "
+                   "`$CUDA_PATH`, `/usr/local/cuda`, the loader's search path, then the PyPI wheel (CI)."),
+    ("AGMA_PTXAS", "Path of `ptxas` (PTX to cubin, CI's CUDA 12.2 check); default: the PyPI wheel's, `$CUDA_HOME/bin`, "
+                   "`/usr/local/cuda/bin`, then `PATH`."),
+    ("AGMA_NVCC", "Path of `nvcc`, the CUDA decoder's fallback compiler when NVRTC is missing; default: `PATH`, then "
+                  "`$CUDA_HOME/bin`, `/usr/local/cuda/bin`."),
+    ("AGMA_BENCH_ONNX", "`agma bench`: the ONNX model the engine rows time inference with when `--onnx` is not given."),
+)
 
 
 def default_data_dir() -> Path:
@@ -65,6 +88,18 @@ def _model_spec(value: str) -> str | None:
     return None
 
 
+BOX_ID_MAX_CHARS = 64
+_BOX_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+def _box_id(value: str) -> str | None:
+    """box.id names files (<uid>.sqlite dumps) and MQTT topics: a short name of safe characters."""
+    if not value or len(value) > BOX_ID_MAX_CHARS or not _BOX_ID.fullmatch(value):
+        return (f"expected 1-{BOX_ID_MAX_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit "
+                "(it names files and topics)")
+    return None
+
+
 def _roi(value: list) -> str | None:
     if len(value) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
         return "expected 4 numbers [x, y, width, height]"
@@ -73,11 +108,20 @@ def _roi(value: list) -> str | None:
     return None
 
 
+def _named(pairs: tuple[tuple[str, str], ...]) -> str:
+    """(name, meaning) pairs as docs text: 'a (x), b (y) or c (z)'."""
+    items = [f"{name} ({meaning})" for name, meaning in pairs]
+    return ", ".join(items[:-1]) + " or " + items[-1] if len(items) > 1 else "".join(items)
+
+
+#: The stereo.* defaults are the validity rules' own (appliance.stereo.reasons).
+_RULES = ValidityRules()
+
 KEYS: tuple[Key, ...] = (
-    Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid and MQTT topic. No patient data."),
+    Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid, dump file name and MQTT topic (MQTT: not built yet): "
+        f"1-{BOX_ID_MAX_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit. No patient data.", check=_box_id),
     Key("box.bed_label", str, "", "", "Bed or warmer label shown with each session (a place, never a patient identifier)."),
-    Key("capture.source", str, "synthetic", "", "Frame source: synthetic (simulated infant), uvc (ZED as a UVC camera), replay (a recorded folder).",
-        choices=("synthetic", "uvc", "replay")),
+    Key("capture.source", str, "synthetic", "", f"Frame source: {_named(SOURCES)}.", choices=SOURCE_NAMES),
     Key("capture.fps", float, 30.0, "frames/s", "Nominal frame rate of the source.", minimum=1.0, maximum=120.0),
     Key("capture.device", str, "0", "", "UVC source: OpenCV device index or /dev/video path."),
     Key("capture.calibration", str, "", "path", "ZED factory calibration file (SN<serial>.conf) for the uvc source; empty: the one installed in the state directory."),
@@ -90,16 +134,16 @@ KEYS: tuple[Key, ...] = (
     Key("sim.tail_fraction", float, 0.05, "", "Simulated model: probability that an error component comes from the heavy tail.", minimum=0.0, maximum=1.0),
     Key("sim.tail_scale", float, 5.0, "", "Simulated model: standard deviation of the heavy tail relative to the Gaussian core.", minimum=1.0, maximum=100.0),
     Key("sim.miss_rate", float, 0.002, "", "Simulated model: probability that a joint of one view is missed (weak maximum elsewhere); independent of sim.noise_px.", minimum=0.0, maximum=1.0),
-    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH'.", check=_model_spec),
+    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (a TensorRT engine: not built yet, refused).", check=_model_spec),
     Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
     Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
     Key("pose.track", bool, True, "", "Network models: crop each view around the previous frame's confident joints (with a margin), falling back to pose.roi_px."),
     Key("pose.flip_test", bool, False, "", "Network models: also run the mirrored views in the same batch and average the flipped-back heatmaps (slower; see agma bench engine)."),
-    Key("pose.decoder", str, "dark", "", "Heatmap decoder: dark (DarkPose's Taylor refinement) or standard (HRNet's quarter-pixel shift).", choices=("dark", "standard")),
-    Key("stereo.min_score", float, 0.2, "", "A joint whose score is below this in either view is invalid (low_score).", minimum=0.0, maximum=1.0),
-    Key("stereo.min_depth_mm", float, 300.0, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
-    Key("stereo.max_depth_mm", float, 1500.0, "mm", "Farthest plausible depth; farther triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
-    Key("stereo.max_epipolar_px", float, 12.0, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
+    Key("pose.decoder", str, "dark", "", f"Heatmap decoder: {_named(DECODERS)}.", choices=DECODER_NAMES),
+    Key("stereo.min_score", float, _RULES.min_score, "", "A joint whose score is below this in either view is invalid (low_score).", minimum=0.0, maximum=1.0),
+    Key("stereo.min_depth_mm", float, _RULES.min_depth_mm, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
+    Key("stereo.max_depth_mm", float, _RULES.max_depth_mm, "mm", "Farthest plausible depth; farther triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
+    Key("stereo.max_epipolar_px", float, _RULES.max_epipolar_px, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
     Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite under the user's data directory ($XDG_DATA_HOME/agma)."),
     Key("store.commit_interval_s", float, 0.5, "s", "One transaction per this interval: what a crash may lose at most.", minimum=0.01, maximum=60.0),
     Key("store.queue_frames", int, 512, "frames", "Bound of the writer's queue; a live source that finds it full drops the frame (counted).", minimum=1, maximum=1_000_000),
@@ -108,6 +152,20 @@ KEYS: tuple[Key, ...] = (
     Key("store.resume_after_crash_s", float, 300.0, "s", "The daemon continues a recording interrupted (crash, kill, power cut) less than this long ago as a new session pointing to it (sessions.continues_session); 0 never resumes. `agma record` never resumes.", minimum=0.0, maximum=86400.0),
     Key("store.dump_dir", str, "", "path", "Folder where each finished session's standalone dump waits to be pulled (<uid>.sqlite, then <uid>.sqlite.sha256 once complete); empty: dumps/ beside the database; off: no dumps are written. Nothing there is deleted automatically."),
     Key("pipeline.queue_frames", int, 4, "frames", "Bound of the capture-to-inference queue; when inference falls behind a live source the oldest frame is dropped (counted).", minimum=1, maximum=1000),
+    # the box's button and status LED (status/gpio.py; wiring and patterns in docs/controls.md)
+    Key("button.enabled", bool, False, "", "Drive the start/stop button and the status LED on the GPIO header (the box; off on a development machine). Needs the GPIO library: pip install 'agma-appliance[box]'."),
+    Key("button.chip", str, "/dev/gpiochip0", "path", "GPIO character device of the button and LED lines (both on this chip), or its label (e.g. tegra234-gpio); gpiodetect lists them."),
+    Key("button.line", int, 105, "", "Line offset of the button on button.chip. Default: header pin 29 (GPIO01, PQ.05) of the Jetson Orin Nano / Orin NX developer kit; docs/controls.md lists others.", minimum=0, maximum=65535),
+    Key("button.led_line", int, 106, "", "Line offset of the LED on button.chip. Default: header pin 31 (GPIO11, PQ.06) of the Jetson Orin Nano / Orin NX developer kit.", minimum=0, maximum=65535),
+    Key("button.active_low", bool, True, "", "The button pulls its line low when pressed (wired to ground, with a pull-up)."),
+    Key("button.led_active_low", bool, False, "", "The LED lights when its line is low (wired from 3.3 V to the pin); false: it lights when the line is high."),
+    Key("button.debounce_ms", float, 30.0, "ms", "A button level counts only once it has been stable this long (contact bounce and glitches are shorter).", minimum=1.0, maximum=200.0),
+    Key("button.long_press_s", float, 2.0, "s", "Holding the button this long stops a recording (recognised while held); a shorter press while recording only acknowledges.", minimum=0.5, maximum=10.0),
+    Key("camera.lost_after_s", float, 1.0, "s", "No frame for this long: the camera counts as lost (status degraded, a camera_lost event; a session stays open and its frame_index shows the gap).", minimum=0.05, maximum=60.0),
+    Key("supervisor.stall_after_s", float, 3.0, "s", "A stage (inference, writer, a status sink) whose loop has not turned for this long is stalled: health error naming it. Waiting for an absent camera is not a stall.", minimum=0.1, maximum=600.0),
+    Key("supervisor.join_timeout_s", float, 5.0, "s", "At shutdown, how long the runtime waits for its threads; one still stuck in a device call after it is logged by name and the process ends anyway (os._exit) with the exit code it would have had.", minimum=0.1, maximum=600.0),
+    Key("daemon.socket", str, "", "path", "The daemon's local control socket (Unix stream, one JSON request per line); empty: agma.sock beside the database."),
+    Key("daemon.socket_group", str, "", "", "Group whose members may use the control socket (mode 0660); empty: only root and the daemon's own user."),
 )
 KEY_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
 
@@ -127,6 +185,17 @@ class Config:
     def db_path(self) -> Path:
         db = self.values["store.db"]
         return Path(db).expanduser() if db else default_data_dir() / "agma.sqlite"
+
+    def require_db_folder(self) -> None:
+        """A configured store.db must be in an existing folder: a recorder never creates a mistyped tree.
+
+        Only the default location (the user's data directory) is created on first use. Each
+        writer (agma record, the daemon) calls this before opening anything; readers need no check.
+        """
+        folder = self.db_path.parent
+        if self.values["store.db"] and not folder.is_dir():
+            raise ConfigError(self.origins["store.db"], "store.db",
+                              f"folder {folder} does not exist (create it first; only the default location is created)")
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -257,6 +326,39 @@ def load(cli_path: str | None = None, overrides: Mapping[str, tuple[Any, str]] |
     return Config(values=values, origins=origins, file=str(path) if path else None)
 
 
+def toml_value(value: Any) -> str:
+    """One value as TOML (the types KEYS uses: str, bool, int, float, list of numbers)."""
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)  # finite (validated): 30.0, 1e-05 and 7 are TOML as written
+    if isinstance(value, str):
+        # a TOML basic string: JSON's escapes are TOML's (raw non-ASCII: TOML has no surrogate pairs)
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML form for {type(value).__name__}")
+
+
+def to_toml(cfg: Config, notes: Mapping[str, str] | None = None) -> str:
+    """The effective configuration as a TOML file that loads back to the same values.
+
+    Each key is followed by a comment: where its value came from, then notes[path] when given
+    (e.g. the path actually in use for an empty store.db).
+    """
+    lines = [f"# effective agma configuration; file: {cfg.file or '(none: built-in defaults)'}",
+             "# loads back as is: agma --config THIS_FILE config check"]
+    for section, keys in groupby(KEYS, key=lambda k: k.path.split(".")[0]):
+        lines += ["", f"[{section}]"]
+        for k in keys:
+            note = (notes or {}).get(k.path)
+            comment = f"{cfg.origins[k.path]}" + (f"; {note}" if note else "")
+            lines.append(f"{k.path.split('.', 1)[1]} = {toml_value(cfg.values[k.path])}  # {comment}".replace("\n", " "))
+    return "\n".join(lines) + "\n"
+
+
 def docs_markdown() -> str:
     """docs/config.md, generated from KEYS."""
     lines = [
@@ -275,6 +377,12 @@ def docs_markdown() -> str:
         for k in keys:
             lines.append(_docs_row(k))
         lines.append("")
+    lines += ["## Environment variables that are not keys", "",
+              "Not configuration keys (no file or flag sets them): each is read where it is used, by what runs before or "
+              "without a configuration: finding the file, installation, builds, benchmarks, the calibration store.", "",
+              "| variable | meaning |", "|---|---|"]
+    lines += [f"| `{name}` | {meaning} |" for name, meaning in OTHER_ENV_VARS]
+    lines.append("")
     return "\n".join(lines)
 
 

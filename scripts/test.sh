@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test suite, with its own setup (virtual environment, pip packages, Debian packages when root).
+# The test suite, with its own setup (the environment .venv shared with scripts/demo.sh, pip
+# packages, Debian packages when root; AGMA_PYTHON=python3.10 uses .venv-3.10 instead).
 source "$(dirname "$0")/env.sh"
 command -v g++ >/dev/null || apt_install g++
 agma_env test

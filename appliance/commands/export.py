@@ -16,10 +16,31 @@ def register(sub, common) -> None:
                                    "<stem>.t_ns.csv), or NPZ (NumPy arrays).")
     p.add_argument("session", metavar="SESSION_ID", help="session uid (see agma sessions)")
     p.add_argument("--format", required=True, choices=("csv", "c3d", "npz"), help="output format")
-    p.add_argument("-o", "--output", required=True, metavar="PATH", help="output file (C3D parts: <stem>.partNN.c3d)")
+    p.add_argument("-o", "--output", required=True, metavar="PATH",
+                   help="output file ending in .csv, .c3d or .npz as --format (C3D parts: <stem>.partNN.c3d); "
+                        "an existing file is replaced")
     p.add_argument("--wide", action="store_true", help="CSV: one row per frame instead of one per frame and joint")
     p.add_argument("--db", metavar="PATH", help="SQLite database or dump (store.db)")
     p.set_defaults(handler=run)
+
+
+def check_output(fmt: str, output: str) -> None:
+    """-o names a file whose extension is the format's (.csv, .c3d, .npz), and is not a folder.
+
+    Checked before the database is opened, so a mistyped -o never leaves a half-written file: a
+    C3D written to x.csv would be read as text by the next tool, and np.savez would quietly add
+    .npz to a name without it.
+    """
+    from pathlib import Path
+
+    from ..errors import UsageError
+
+    path = Path(output)
+    if path.is_dir():
+        raise UsageError(f"-o names the output file; {path} is a folder (e.g. -o {path / ('session.' + fmt)})")
+    if path.suffix.lower() != f".{fmt}":
+        got = f"ends in {path.suffix}" if path.suffix else "has no extension"
+        raise UsageError(f"--format {fmt} writes a .{fmt} file; -o {path} {got} (e.g. -o {path.with_suffix('.' + fmt)})")
 
 
 def run(args) -> int:
@@ -29,6 +50,7 @@ def run(args) -> int:
 
     if args.wide and args.format != "csv":
         raise UsageError("--wide applies to --format csv only")
+    check_output(args.format, args.output)
     db = db_path(args)
     t0 = time.perf_counter()
     conn = open_readonly(db)

@@ -1,6 +1,8 @@
 """A malformed calibration file makes `agma calib show` fail with exit code 78 and one line on
-stderr naming the file, the section and the key; nothing on stdout."""
+stderr naming the file, the section and the key; with --json only the error document on stdout."""
 from __future__ import annotations
+
+import json
 
 from . import zed_conf_files as Z
 from .calib_cli import run
@@ -11,7 +13,9 @@ def test_exit_78_with_one_clear_line(monkeypatch, capsys, tmp_path):
     path = Z.write(tmp_path / "SN3.conf", text)
     code, out, err = run(monkeypatch, capsys, "calib", "show", path, "--json")
     assert code == 78
-    assert out == ""
+    # --json: nothing but the error document on stdout (docs/usage.md, "The rules every subcommand follows")
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"ok": False, "error": err.strip().split(": ", 1)[1], "command": "calib", "exit_code": 78}]
     lines = err.strip().splitlines()
     assert len(lines) == 1
     assert path in lines[0] and "[STEREO] Baseline" in lines[0] and "not a number" in lines[0]

@@ -19,7 +19,7 @@ def test_dump_prints_the_files_sha256(tmp_path):
     conn = sqlite3.connect(out)
     assert conn.execute("SELECT uid FROM sessions").fetchall() == [(uid,)]
     conn.close()
-    doc = last_json(agma("dump", uid, "-o", str(out), "--db", str(db), "--json", check=True))
+    doc = last_json(agma("dump", uid, "-o", str(out), "--db", str(db), "--json", "--force", check=True))
     assert doc["sha256"] == digest and doc["frames"] == 20 and doc["session_id"] == uid
 
 
