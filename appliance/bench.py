@@ -12,13 +12,17 @@ from typing import Any
 
 BenchFn = Callable[[Any], list]
 _REGISTRY: dict[str, BenchFn] = {}
+_NAMED_ONLY: set[str] = set()
 
 
-def register(name: str) -> Callable[[BenchFn], BenchFn]:
-    """Decorator: add a bench under ``name`` (``agma bench NAME``)."""
+def register(name: str, default: bool = True) -> Callable[[BenchFn], BenchFn]:
+    """Decorator: add a bench under ``name`` (``agma bench NAME``). default=False: it runs only when
+    named (a bench that starts processes or takes minutes, e.g. ``daemon``)."""
 
     def deco(fn: BenchFn) -> BenchFn:
         _REGISTRY[name] = fn
+        if not default:
+            _NAMED_ONLY.add(name)
         return fn
 
     return deco
@@ -26,6 +30,11 @@ def register(name: str) -> Callable[[BenchFn], BenchFn]:
 
 def registry() -> dict[str, BenchFn]:
     return dict(_REGISTRY)
+
+
+def default_names() -> list[str]:
+    """The benches `agma bench` runs when none is named."""
+    return sorted(n for n in _REGISTRY if n not in _NAMED_ONLY)
 
 
 def median_us(fn: Callable[[], object], repeat: int = 50, warmup: int = 3, min_time_s: float = 0.0) -> float:

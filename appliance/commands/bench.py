@@ -10,12 +10,13 @@ from ..errors import UsageError
 
 #: Modules that register bench rows when imported (optional ones may be missing on a box).
 BENCH_MODULES = ("appliance.stereo.bench_stereo", "appliance.store.bench_store", "appliance.pose.bench_decode",
-                 "appliance.pose.bench_cuda", "appliance.pose.bench_engine")
+                 "appliance.pose.bench_cuda", "appliance.pose.bench_engine",
+                 "appliance.runtime.bench_daemon")
 
 
 def register(sub, common) -> None:
     p = sub.add_parser("bench", parents=[common], help="measure the stages (median µs per frame pair)")
-    p.add_argument("names", nargs="*", metavar="NAME", help="benches to run (default: all)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="benches to run (default: all but those run only when named: daemon)")
     p.add_argument("--repeat", type=int, default=200, help="timed repetitions per row")
     p.add_argument("--onnx", metavar="F.onnx", help="model for the engine rows (inference alone and everything else)")
     p.set_defaults(handler=run)
@@ -33,7 +34,7 @@ def _load() -> dict:
 
 def run(args) -> int:
     reg = _load()
-    names = args.names or sorted(reg)
+    names = args.names or bench.default_names()
     unknown = [n for n in names if n not in reg]
     if unknown:
         raise UsageError(f"unknown bench {', '.join(unknown)}; known: {', '.join(sorted(reg))}")

@@ -1,4 +1,4 @@
-"""Real recordings for the research-data tests: the Recorder, the synthetic source, the keypoint stand-in."""
+"""Real recordings for the research-data tests: the runtime (as `agma record` runs it), the synthetic source, the keypoint stand-in."""
 from __future__ import annotations
 
 import sqlite3
@@ -8,7 +8,7 @@ from pathlib import Path
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
 from tests.sim_keypoints import SimulatedKeypointModel
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 
 
 class SkippingSource(SyntheticSource):
@@ -31,7 +31,8 @@ def record(db: Path, *, seed: int = 0, n_frames: int = 60, noise_px: float = 2.0
                              "stereo.max_epipolar_px": (max_epipolar_px, "test"),
                              "box.bed_label": (bed_label, "test"), "store.dump_dir": ("off", "test")}, environ={})
     src = SkippingSource(skip, seed=seed, n_frames=n_frames, paced=False, render=False)
-    return Recorder(cfg, src, SimulatedKeypointModel(noise_px, seed), RecordRequest(n_frames / 30.0, True)).run()
+    return record_session(cfg, n_frames / 30.0, True, open_source=lambda: src,
+                          build_pose=lambda info: SimulatedKeypointModel(noise_px, seed))
 
 
 def session_rows(db: Path, uid: str, table: str, order: str) -> list[tuple]:

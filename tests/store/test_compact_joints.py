@@ -19,7 +19,7 @@ from appliance import config
 from appliance.capture.synthetic import SyntheticSource
 from appliance.joints import NUM_JOINTS
 from appliance.pose.stage import build as build_pose
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from appliance.stereo.stage import to_pose3d
 from appliance.stereo.validity import REASONS, ValidityRules
 from appliance.store import schema
@@ -50,7 +50,7 @@ def _as_before(session_id: int, pose) -> list[tuple]:
 def recorded(tmp_path_factory):
     db = tmp_path_factory.mktemp("compact") / "c.sqlite"
     cfg, src, model, _ = _stage(db)
-    summary = Recorder(cfg, src, model, RecordRequest(N / 30, True)).run()
+    summary = record_session(cfg, N / 30, True, open_source=lambda: src, build_pose=lambda info: model)
     assert summary["frames"] == N
     conn = sqlite3.connect(db)
     yield conn

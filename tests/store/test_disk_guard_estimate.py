@@ -11,7 +11,7 @@ import os
 
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from appliance.store import diskguard
 from appliance.store.writer import StoreWriter
 from tests.store.expected_rows import _scene
@@ -26,8 +26,8 @@ def test_recorded_bytes_per_frame_within_the_estimate(tmp_path):
     n = 900
     # no pending dump: its read-only open would leave an (empty) -wal beside the measured file
     cfg = config.load(None, {"store.db": (str(db), "test"), "store.dump_dir": ("off", "test")}, environ={})
-    s = Recorder(cfg, SyntheticSource(seed=4, n_frames=n, paced=False, render=False), _scene(4, 0.5)[1],
-                 RecordRequest(n / 30, True)).run()
+    s = record_session(cfg, n / 30, True, open_source=lambda: SyntheticSource(seed=4, n_frames=n, paced=False, render=False),
+                       build_pose=lambda info: _scene(4, 0.5)[1])
     assert s["frames"] == n and not os.path.exists(f"{db}-wal")
     per_frame = (os.path.getsize(db) - empty) / n
     assert 0.8 * diskguard.BYTES_PER_FRAME < per_frame <= diskguard.BYTES_PER_FRAME, per_frame

@@ -4,19 +4,43 @@ The box records the next infant while researchers pull the previous one. A dump 
 block the writer (frames would drop) nor catch a half-committed batch: one read transaction gives
 one snapshot, so even a dump of the *open* session is self-consistent (sessions.frames, updated
 in each commit, equals the frames it holds, and every frame has its 17 joints).
+
+The test waits for states, not for times: for the live session's first frames, and before each
+next dump of the open session for the writer to have committed more than the last dump held (it
+used to dump at fixed 0.15 s intervals and then require growth, which a busy machine can miss),
+each with a generous deadline.
 """
 from __future__ import annotations
 
 import sqlite3
 import threading
-import time
 
 from appliance import config
+from tests.helpers import DEADLINE_S, wait_until
 from tests.sim_keypoints import SimulatedKeypointModel
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime import machine as m
+from appliance.runtime.record import record_session
 from appliance.files import sha256_file
 from appliance.store.dump import dump_session
 from tests.store.recorded import SkippingSource, record, session_rows
+
+
+def _live(db, more_than: int) -> str | None:
+    """The uid of the open session once it holds more than ``more_than`` frames."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT uid FROM sessions WHERE end_reason IS NULL AND frames > ?", (more_than,)).fetchone()
+    finally:
+        conn.close()
+    return row and row[0]
+
+
+def _live_frames(db, uid: str) -> int:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        return conn.execute("SELECT frames FROM sessions WHERE uid = ?", (uid,)).fetchone()[0]
+    finally:
+        conn.close()
 
 
 def test_dumps_during_a_live_recording(tmp_path):
@@ -27,34 +51,32 @@ def test_dumps_during_a_live_recording(tmp_path):
     cfg = config.load(None, {"store.db": (str(db), "test"), "store.commit_interval_s": (0.02, "test"),
                              "store.dump_dir": ("off", "test")}, environ={})
     src = SkippingSource((), seed=2, n_frames=None, paced=True, render=False)  # a live camera, 30 fps
-    recorder = Recorder(cfg, src, SimulatedKeypointModel(1.0, 2), RecordRequest(None, False))
     out: dict = {}
-    thread = threading.Thread(target=lambda: out.setdefault("summary", recorder.run()))
+    boxes: list = []
+    thread = threading.Thread(target=lambda: out.setdefault("summary", record_session(
+        cfg, None, False, on_box=boxes.append, open_source=lambda: src,
+        build_pose=lambda info: SimulatedKeypointModel(1.0, 2))))
     thread.start()
     try:
-        deadline = time.monotonic() + 20
-        live_uid = None
-        while live_uid is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-            conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-            row = conn.execute("SELECT uid FROM sessions WHERE end_reason IS NULL AND frames > 5").fetchone()
-            conn.close()
-            live_uid = row and row[0]
-        assert live_uid, "the live session never committed frames"
+        live_uid = wait_until(lambda: _live(db, 5), "the live session committed frames")
         dumps_of_open = []
         for i in range(4):
+            if dumps_of_open:  # the writer has gone on since the last dump
+                wait_until(lambda: _live_frames(db, live_uid) > dumps_of_open[-1].frames,
+                           "the live session committed more frames")
             again = dump_session(db, closed["session_id"], tmp_path / f"during{i}.sqlite")
             assert again.sha256 == first.sha256  # the closed session's dump does not move
             dumps_of_open.append(dump_session(db, live_uid, tmp_path / f"open{i}.sqlite"))
-            time.sleep(0.15)
     finally:
-        recorder.request_stop("stopped")
-        thread.join(30)
+        wait_until(lambda: boxes, "the runtime open")
+        boxes[0].post(m.Shutdown("test", "stopped"))
+        thread.join(DEADLINE_S)
+    assert not thread.is_alive(), "the recorder did not stop"
     summary = out["summary"]
     assert summary["end_reason"] == "stopped", summary
 
     grew = [d.frames for d in dumps_of_open]
-    assert grew == sorted(grew) and grew[-1] > grew[0], grew  # the writer went on while we dumped
+    assert grew == sorted(set(grew)), grew  # each dump of the open session held more: the writer went on
     assert summary["frames"] >= grew[-1]
     for d in dumps_of_open:
         conn = sqlite3.connect(d.path)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from appliance.store import writer as writer_mod
 from tests.helpers import REPO
 from tests.store.expected_rows import _scene
@@ -19,17 +19,17 @@ from tests.store.expected_rows import _scene
 def test_live_session_connection_is_wal_and_synchronous_full(tmp_path):
     db = tmp_path / "d.sqlite"
     cfg = config.load(None, {"store.db": (str(db), "test")}, environ={})
-    rec = Recorder(cfg, SyntheticSource(seed=1, n_frames=36, paced=True, render=False), _scene(1, 1.0)[1],
-                   RecordRequest(1.2, False))
-    seen = []
+    boxes, seen = [], []
 
-    def on_progress(p):
+    def on_progress(h):
         if not seen:
-            seen.append(rec.pipeline.writer.call(lambda c: (
+            seen.append(boxes[0].writer.call(lambda c: (
                 c.execute("PRAGMA journal_mode").fetchone()[0], c.execute("PRAGMA synchronous").fetchone()[0],
                 c.execute("PRAGMA foreign_keys").fetchone()[0])))
 
-    rec.run(on_progress)
+    record_session(cfg, 1.2, False, on_progress=on_progress, on_box=boxes.append,
+                   open_source=lambda: SyntheticSource(seed=1, n_frames=36, paced=True, render=False),
+                   build_pose=lambda info: _scene(1, 1.0)[1])
     assert seen == [("wal", 2, 1)]  # 2 = FULL
     header = db.read_bytes()[:20]
     assert header[18] == header[19] == 2  # file format read/write version 2: WAL

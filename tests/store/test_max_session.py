@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from tests.store.expected_rows import _scene
 
 
@@ -15,7 +15,6 @@ def test_unbounded_session_stops_at_max_session_s(tmp_path):
     cfg = config.load(None, {"store.db": (str(tmp_path / "m.sqlite"), "test"), "store.max_session_s": (0.5, "test")},
                       environ={})
     src = SyntheticSource(seed=1, n_frames=None, paced=False, render=False)  # would run for ever
-    rec = Recorder(cfg, src, _scene(1, 1.0)[1], RecordRequest(None, True))
-    assert rec.max_frames() == (15, "store.max_session_s")
-    s = rec.run()
+    s = record_session(cfg, None, True, open_source=lambda: src, build_pose=lambda info: _scene(1, 1.0)[1])
+    # 0.5 s at the source's 30 fps: 15 frames, the frame budget the runtime gives a session without a duration
     assert (s["frames"], s["dropped_frames"], s["end_reason"]) == (15, 0, "duration")

@@ -15,7 +15,7 @@ import pytest
 
 from appliance import __version__, config
 from appliance.capture.synthetic import SyntheticSource
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from appliance.stereo.stage import to_pose3d
 from appliance.store import recovery, sessions
 from appliance.store.writer import StoreWriter
@@ -62,8 +62,8 @@ def test_resume_target_decision(tmp_path):
         assert recovery.resume_target(c, last_t - 60 * 10**9, 300) is not None  # clock went back: still young
     # once anything else was recorded after it, it is no longer the recording to continue
     cfg = config.load(None, {"store.db": (str(db), "test")}, environ={})
-    Recorder(cfg, SyntheticSource(seed=1, n_frames=3, paced=False, render=False), _scene(1, 1.0)[1],
-             RecordRequest(0.1, True)).run()
+    record_session(cfg, 0.1, True, open_source=lambda: SyntheticSource(seed=1, n_frames=3, paced=False, render=False),
+                   build_pose=lambda info: _scene(1, 1.0)[1])
     with sqlite3.connect(db) as c:
         assert recovery.resume_target(c, time.time_ns(), 300) is None
 
@@ -71,8 +71,8 @@ def test_resume_target_decision(tmp_path):
 def _record(db, resume: bool, resume_after_crash_s: float = 300.0) -> dict:
     cfg = config.load(None, {"store.db": (str(db), "test"), "store.resume_after_crash_s": (resume_after_crash_s, "test")},
                       environ={})
-    return Recorder(cfg, SyntheticSource(seed=2, n_frames=3, paced=False, render=False), _scene(2, 1.0)[1],
-                    RecordRequest(0.1, True, resume=resume)).run()
+    return record_session(cfg, 0.1, True, open_source=lambda: SyntheticSource(seed=2, n_frames=3, paced=False, render=False),
+                          build_pose=lambda info: _scene(2, 1.0)[1], resume=resume)
 
 
 def test_daemon_resume_continues_the_interrupted_session(tmp_path):

@@ -10,7 +10,7 @@ from appliance import config
 from appliance.capture.synthetic import SIMULATED_ZED2_HD720, SyntheticSource
 from appliance.joints import JOINT_NAMES
 from tests.sim_keypoints import SimulatedKeypointModel
-from appliance.session import RecordRequest, Recorder
+from appliance.runtime.record import record_session
 from appliance.store.schema import SCHEMA_VERSION
 
 
@@ -21,7 +21,7 @@ def session(tmp_path_factory):
     cfg = config.load(None, {"store.db": (str(db), "test"), "sim.noise_px": (4.0, "test"),
                              "stereo.max_epipolar_px": (4.0, "test"), "box.bed_label": ("bed 3", "test")}, environ={})
     src = SyntheticSource(seed=5, n_frames=45, paced=False, render=False)
-    summary = Recorder(cfg, src, SimulatedKeypointModel(4.0, 5), RecordRequest(1.5, True)).run()
+    summary = record_session(cfg, 1.5, True, open_source=lambda: src, build_pose=lambda info: SimulatedKeypointModel(4.0, 5))
     conn = sqlite3.connect(db)
     yield summary, conn, src
     conn.close()

@@ -1,0 +1,101 @@
+"""`agma bench daemon`: what a nurse and a fanless box feel — start to first stored frame, stop to
+closed row, and the daemon's CPU use idle and recording — measured on a real `agma daemon`
+subprocess with the synthetic source, driven through its control socket.
+
+Rows: ``start_to_first_stored_frame`` (a start request until `status` reports a committed frame;
+includes up to one store.commit_interval_s), ``stop_to_row_closed`` (the stop request until its
+answer, which comes after the row is closed), ``cpu_idle`` and ``cpu_recording`` (CPU seconds per
+wall second of the daemon process, all its threads, from /proc/<pid>/stat), each over ``--repeat``
+sessions capped at 5 (medians). Figures only: no bound is asserted.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .. import bench
+
+_CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_s(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / _CLK_TCK  # utime + stime
+
+
+def _cpu_share(pid: int, seconds: float) -> float:
+    c0, t0 = _cpu_s(pid), time.monotonic()
+    time.sleep(seconds)
+    return (_cpu_s(pid) - c0) / (time.monotonic() - t0)
+
+
+def _wait(check, timeout_s: float, what: str):
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.005)
+    raise RuntimeError(f"bench daemon: {what} not reached within {timeout_s:.0f} s")
+
+
+@bench.register("daemon", default=False)
+def bench_daemon(args) -> list[dict]:
+    from ..status.control_socket import request
+
+    sessions = max(1, min(5, getattr(args, "repeat", 3)))
+    tmp = Path(tempfile.mkdtemp(prefix="agma-bench-daemon-"))
+    sock = tmp / "agma.sock"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
+    env.update({"AGMA_STORE__DB": str(tmp / "bench.sqlite"), "AGMA_CAPTURE__SOURCE": "synthetic",
+                "AGMA_SIM__RENDER": "false", "AGMA_STORE__DUMP_DIR": "off", "AGMA_DAEMON__SOCKET": str(sock)})
+    commit_s = float(env.get("AGMA_STORE__COMMIT_INTERVAL_S", "0.5"))
+    proc = subprocess.Popen([sys.executable, "-m", "appliance", "daemon"], env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        def status():
+            try:
+                return request(sock, {"action": "status"}, timeout_s=5.0)
+            except Exception:
+                return None
+        t_boot = time.monotonic()
+        _wait(lambda: (s := status()) and s.get("ready"), 120.0, "the daemon ready")
+        boot_s = time.monotonic() - t_boot
+        idle = _cpu_share(proc.pid, 3.0)
+        first, closed, recording = [], [], []
+        for _ in range(sessions):
+            t0 = time.monotonic()
+            answer = request(sock, {"action": "start"}, timeout_s=30.0)
+            if not answer.get("ok"):
+                raise RuntimeError(f"bench daemon: start refused: {answer.get('error')}")
+            _wait(lambda: (s := status()) and s.get("frames", 0) > 0, 60.0, "the first stored frame")
+            first.append(time.monotonic() - t0)
+            recording.append(_cpu_share(proc.pid, 3.0))
+            t0 = time.monotonic()
+            request(sock, {"action": "stop"}, timeout_s=30.0)
+            closed.append(time.monotonic() - t0)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
+    n = f"{sessions} sessions"
+    return [
+        {"name": "start_to_first_stored_frame", "median_us": statistics.median(first) * 1e6,
+         "max_us": max(first) * 1e6, "commit_interval_s": commit_s, "note": n},
+        {"name": "stop_to_row_closed", "median_us": statistics.median(closed) * 1e6, "max_us": max(closed) * 1e6, "note": n},
+        {"name": "cpu_idle", "median_us": None, "cpu_share": idle, "note": "CPU s per s, all threads, 3 s window"},
+        {"name": "cpu_recording", "median_us": None, "cpu_share": statistics.median(recording),
+         "note": "CPU s per s while recording 30 fps (simulated model), 3 s windows"},
+        {"name": "boot_to_ready", "median_us": boot_s * 1e6, "note": "process start to ready (engine warmed, first frame)"},
+    ]

@@ -1,0 +1,53 @@
+"""What the runtime is built from, by config: the source opener, the pose builder, the status sinks.
+
+These are the seams of runtime/box.py: the capture child process (#11) replaces ``source_opener``,
+TensorRT (#12) arrives through ``pose_builder`` (pose/stage.py ``build``), MQTT (#13) and
+systemd notify (#14) are appended by ``daemon_sinks``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def socket_path(cfg) -> Path:
+    """daemon.socket, else agma.sock beside the database."""
+    value = cfg["daemon.socket"]
+    return Path(value).expanduser() if value else cfg.db_path.parent / "agma.sock"
+
+
+def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay: str | None = None):
+    """-> a callable opening the configured FrameSource (capture/__init__.py ``open_source``).
+
+    The runtime bounds each session itself (its frame budget), so the source is only bounded when
+    a replay is being written: the replay folder is finished when the source ends.
+    """
+    from ..capture import open_source
+
+    bound = duration_s if write_replay else None
+    return lambda: open_source(cfg, bound, not live, write_replay=write_replay)
+
+
+def pose_builder(cfg):
+    """-> a callable building the pose stage for a source (called inside the inference thread)."""
+    from ..pose.stage import build
+
+    return lambda source_info: build(cfg, source_info)
+
+
+def daemon_sinks(cfg):
+    """-> a callable giving the daemon's status sinks for a Box: the control socket, the button and LED."""
+    def make(box) -> list:
+        from ..status.control_socket import ControlServer
+
+        sinks = [ControlServer(socket_path(cfg), box.answer, mode=0o660, group=cfg["daemon.socket_group"])]
+        if cfg["button.enabled"]:
+            sinks.append(button_sink(cfg, box))
+        return sinks
+    return make
+
+
+def button_sink(cfg, box):
+    """The button and LED (status/gpio.py): a press becomes a start, a stop or an acknowledgement."""
+    from ..status.gpio import ButtonLed
+
+    return ButtonLed.from_config(cfg, box.press, box.led_view)

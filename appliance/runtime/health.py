@@ -1,0 +1,126 @@
+"""Progress and health: heartbeats the stages stamp, the supervisor's judgement, the Health snapshot.
+
+Each stage (inference, writer, each status sink) owns a ``Heartbeat`` and stamps it whenever its
+loop turns or it finishes a piece of work; a loop that waits for input waits with a timeout, so a
+healthy idle stage keeps beating. A stage whose heartbeat is older than
+``supervisor.stall_after_s`` is *stalled* (``judge_stalls``): it is stuck inside a call (a hung
+engine, a blocked disk). Waiting is not a stall: an absent or lost camera and an unreachable
+broker are *conditions* the box reports (camera, mqtt), judged from their own evidence (frame
+arrival, connection state), never from a heartbeat.
+
+``Health`` is the frozen snapshot every status sink reads (`agma status`, later MQTT, systemd's
+STATUS= line, the LED); ``status_document`` is the one place that turns it into the status JSON.
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+#: Stages whose heartbeats the supervisor judges (capture is judged as the camera's condition).
+JUDGED_STAGES = ("inference", "store-writer", "control-socket", "button-led")
+
+
+class Heartbeat:
+    """A stage's monotonic progress stamp (time.monotonic() seconds). Stamp it from the stage's own thread."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.t_mono = time.monotonic()
+
+    def beat(self) -> None:
+        self.t_mono = time.monotonic()
+
+    def age_s(self, now_mono: float) -> float:
+        return max(0.0, now_mono - self.t_mono)
+
+
+def judge_stalls(ages_s: Mapping[str, float], stall_after_s: float) -> tuple[str, ...]:
+    """Names of the stages whose last progress is older than stall_after_s, sorted. Pure."""
+    return tuple(sorted(name for name, age in ages_s.items() if age > stall_after_s))
+
+
+class RateMeter:
+    """Frames per second over a sliding window of recent counts (thread-safe)."""
+
+    def __init__(self, window_s: float = 5.0) -> None:
+        self.window_s = window_s
+        self._samples: list[tuple[float, int]] = []
+        self._lock = threading.Lock()
+
+    def add(self, now_mono: float, count: int) -> None:
+        with self._lock:
+            self._samples.append((now_mono, count))
+            while len(self._samples) > 2 and self._samples[1][0] < now_mono - self.window_s:
+                self._samples.pop(0)
+
+    def rate(self) -> float:
+        with self._lock:
+            if len(self._samples) < 2:
+                return 0.0
+            (t0, c0), (t1, c1) = self._samples[0], self._samples[-1]
+        return (c1 - c0) / (t1 - t0) if t1 > t0 else 0.0
+
+    def reset(self) -> None:
+        with self._lock:
+            self._samples.clear()
+
+
+@dataclass(frozen=True)
+class Health:
+    """The box at one moment: what `agma status` answers and every status sink reads.
+
+    state: idle/starting/recording/stopping; health: ok/degraded/error with ``error`` its text;
+    frames: committed frames of the open session; fps: committed frames per second over the last
+    few seconds; dropped_frames: frames of the open session not stored (inference or writer behind);
+    elapsed_s: since the open session started; camera: ok/lost/absent/error; engine:
+    warming/ready/error; store: ok/disk_full/error; disk_free_mb: free space beside the database
+    (NaN when unknown); source_opens / engine_loads: how often the box opened its frame source and
+    loaded its engine (they do not move between sessions); heartbeat_age_s: per judged stage;
+    stalled: stages judged stalled; queue_depths: frames waiting per queue.
+    """
+
+    state: str
+    health: str
+    error: str | None
+    session_id: str | None
+    bed_label: str | None
+    frames: int
+    fps: float
+    dropped_frames: int
+    elapsed_s: float
+    camera: str
+    engine: str
+    store: str
+    disk_free_mb: float
+    source_opens: int
+    engine_loads: int
+    ready: bool
+    last_end_reason: str | None = None
+    ended_by_itself: bool = False
+    stalled: tuple[str, ...] = ()
+    heartbeat_age_s: Mapping[str, float] = field(default_factory=dict)
+    queue_depths: Mapping[str, int] = field(default_factory=dict)
+
+
+#: The keys of the status document, in order (docs/usage.md lists them; MQTT's status schema requires them).
+STATUS_KEYS = ("state", "health", "error", "session_id", "bed_label", "frames", "fps", "dropped_frames", "elapsed_s",
+               "camera", "engine", "store", "disk_free_mb", "source_opens", "engine_loads", "ready",
+               "last_end_reason", "stalled", "heartbeat_age_s", "queue_depths")
+
+
+def status_document(h: Health) -> dict:
+    """The `agma status` JSON object from a Health snapshot (NaN -> None: JSON has no NaN)."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, float):
+            return round(v, 3)
+        if isinstance(v, tuple):
+            return list(v)
+        if isinstance(v, Mapping):
+            return {k: clean(x) for k, x in v.items()}
+        return v
+    return {k: clean(getattr(h, k)) for k in STATUS_KEYS}

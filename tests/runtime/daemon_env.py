@@ -1,0 +1,68 @@
+"""A daemon under test: `agma daemon` as a subprocess in a temporary folder, driven only by `agma` commands."""
+from __future__ import annotations
+
+import contextlib
+import signal
+import sqlite3
+from pathlib import Path
+
+from tests.helpers import DEADLINE_S, Lines, agma, last_json, start_agma, wait_until
+
+
+def daemon_env(tmp: Path, **extra: str) -> dict:
+    """Environment of a simulated box in ``tmp``: synthetic source, no images (the simulated model
+    needs none), short commits, the database and its socket in ``tmp``."""
+    env = {
+        "AGMA_STORE__DB": str(tmp / "box.sqlite"),
+        "AGMA_CAPTURE__SOURCE": "synthetic",
+        "AGMA_SIM__RENDER": "false",
+        "AGMA_STORE__COMMIT_INTERVAL_S": "0.2",
+        "AGMA_STORE__MIN_FREE_MB": "0",
+        "AGMA_STORE__DUMP_DIR": "off",
+        "AGMA_BOX__ID": "testbox",
+    }
+    env.update(extra)
+    return env
+
+
+def ctl(env: dict, *args: str):
+    """`agma <args> --json` against the daemon: (exit code, the JSON answer)."""
+    p = agma(*args, "--json", env=env, timeout=DEADLINE_S)
+    return p.returncode, last_json(p)
+
+
+def status(env: dict) -> dict:
+    return ctl(env, "status")[1]
+
+
+@contextlib.contextmanager
+def running_daemon(env: dict, ready: bool = True):
+    """A daemon that answers status and (ready=True) is ready to start (engine warmed up, camera
+    delivering); ready=False: as soon as it answers."""
+    with start_agma("daemon", env=env) as proc:
+        log = Lines(proc.stderr)
+        proc.log = log
+        if ready:
+            wait_until(lambda: status(env).get("ready"), "the daemon ready to start", proc=proc)
+        else:
+            wait_until(lambda: status(env).get("ok"), "the daemon answering", proc=proc)
+        yield proc
+
+
+def stop_daemon(proc, sig=signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    return proc.wait(timeout=DEADLINE_S)
+
+
+def session_rows(db: Path) -> list[dict]:
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in conn.execute("SELECT * FROM sessions ORDER BY id")]
+        for r in rows:
+            r["stored"] = conn.execute("SELECT COUNT(*) FROM frames WHERE session_id = ?", (r["id"],)).fetchone()[0]
+            r["events"] = [e[0] for e in conn.execute("SELECT kind FROM events WHERE session_id = ? ORDER BY id",
+                                                      (r["id"],))]
+        return rows
+    finally:
+        conn.close()
