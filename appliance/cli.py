@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
-import math
 import os
 import sys
 import traceback
@@ -21,27 +19,9 @@ from typing import Any
 
 from . import __version__
 from .errors import AgmaError
+from .output import emit_json
 
 COMMAND_MODULES = ("record", "daemon", "control", "bench", "config", "db", "engine", "calib", "sessions", "dump", "export")
-
-
-def _clean(obj: Any) -> Any:
-    """JSON has no NaN: missing numbers become null."""
-    if isinstance(obj, float):
-        return None if not math.isfinite(obj) else obj
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and callable(obj.item):  # numpy scalar
-        return _clean(obj.item())
-    return obj
-
-
-def emit_json(obj: Any) -> None:
-    """Print one JSON document on one line (the last line of stdout)."""
-    sys.stdout.write(json.dumps(_clean(obj), separators=(",", ":"), allow_nan=False) + "\n")
-    sys.stdout.flush()
 
 
 class _UsageExit(Exception):

@@ -20,6 +20,8 @@ class RectifiedCalibration:
 
     Rectified views share fx, fy, cx, cy (DESIGN.md); the right camera sits ``baseline_mm``
     along +X of the left one, so a point's disparity u_left - u_right = baseline_mm * fx / Z.
+    ``project`` and ``triangulate`` are that geometry (the synthetic scene projects its ground
+    truth with it, the stereo stage triangulates with it).
     """
 
     width: int
@@ -33,6 +35,48 @@ class RectifiedCalibration:
     resolution: str = "HD720"
     source: str = "synthetic"
     file_sha256: str | None = None
+
+    # The rectified geometry, beside the numbers it uses. Shapes: ``(..., 3)`` points in mm in the
+    # left rectified camera frame (X right, Y down, Z along the optical axis) <-> ``(..., 2)`` image
+    # points in px in each view, plus ``(...)`` epipolar error. Each is the other's inverse.
+
+    def triangulate(self, left_uv_px, right_uv_px) -> tuple[np.ndarray, np.ndarray]:
+        """(..., 2) px, (..., 2) px -> xyz_mm (..., 3) float64, epipolar_px (...) float64.
+
+        Z = baseline_mm * fx / (u_left - u_right); X = (u_left - cx) Z / fx; Y = (v_left - cy) Z / fy.
+        NaN where the disparity is not positive or an input is not finite. epipolar_px = |v_left - v_right|.
+
+        A missing input (NaN: a joint not detected) or a non-finite one is a normal case: it gives NaN
+        quietly, without a NumPy warning.
+        """
+        left = np.asarray(left_uv_px, dtype=np.float64)
+        right = np.asarray(right_uv_px, dtype=np.float64)
+        if left.shape != right.shape or left.shape[-1:] != (2,):
+            raise ValueError(f"left_uv_px and right_uv_px must share a shape (..., 2), "
+                             f"got {left.shape} and {right.shape}")
+        finite = np.isfinite(left).all(-1) & np.isfinite(right).all(-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            disparity = left[..., 0] - right[..., 0]
+            z = np.where(finite & (disparity > 0), self.baseline_mm * self.fx / disparity, np.nan)
+            x = (left[..., 0] - self.cx) * z / self.fx
+            y = (left[..., 1] - self.cy) * z / self.fy
+            epipolar = np.abs(left[..., 1] - right[..., 1])
+        return np.stack([x, y, z], axis=-1), epipolar
+
+    def project(self, xyz_mm) -> tuple[np.ndarray, np.ndarray]:
+        """xyz_mm (..., 3) -> (left_uv_px (..., 2), right_uv_px (..., 2)): the inverse of triangulate.
+
+        Points with Z <= 0 (behind the camera) project to NaN.
+        """
+        p = np.asarray(xyz_mm, dtype=np.float64)
+        if p.shape[-1:] != (3,):
+            raise ValueError(f"xyz_mm must have shape (..., 3), got {p.shape}")
+        x, y, z = p[..., 0], p[..., 1], p[..., 2]
+        z = np.where(z > 0, z, np.nan)
+        v = self.fy * y / z + self.cy
+        left = np.stack([self.fx * x / z + self.cx, v], axis=-1)
+        right = np.stack([self.fx * (x - self.baseline_mm) / z + self.cx, v], axis=-1)
+        return left, right
 
 
 @dataclass(frozen=True)

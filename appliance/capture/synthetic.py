@@ -8,7 +8,7 @@ pure function of (seed, time), so a frame is the same whatever happened to the f
 
 The camera is a rectified ZED 2 at HD720: fx = fy = 530 px, baseline 120 mm, both views sharing
 fx, fy, cx, cy. Images are simple drawings (limbs as lines on a gridded mattress) rendered with
-the same projection as the ground truth.
+the same projection as the ground truth (``RectifiedCalibration.project``).
 """
 from __future__ import annotations
 
@@ -21,7 +21,6 @@ import numpy as np
 
 from ..frames import GroundTruth, RectifiedCalibration, StereoFrame
 from ..joints import JOINT_INDEX, NUM_JOINTS, SKELETON_EDGES
-from ..stereo.triangulate import project_rectified
 
 SIMULATED_ZED2_HD720 = RectifiedCalibration(
     width=1280, height=720, fx=530.0, fy=530.0, cx=639.5, cy=359.5, baseline_mm=120.0,
@@ -122,13 +121,9 @@ class Renderer:
             for k in range(-30, 31):
                 for a, b in (((k * 50.0, -1500.0), (k * 50.0, 1500.0)), ((-1500.0, k * 50.0), (1500.0, k * 50.0))):
                     ends = np.array([[a[0], a[1], bed_depth_mm], [b[0], b[1], bed_depth_mm]])
-                    uv = self._project(ends)[view]
+                    uv = calib.project(ends)[view]
                     cv2.line(img, _pt(uv[0]), _pt(uv[1]), (175, 190, 200), 1, cv2.LINE_AA, shift=4)
             self.backgrounds.append(img)
-
-    def _project(self, xyz):
-        c = self.calib
-        return project_rectified(xyz, c.fx, c.cx, c.cy, c.baseline_mm, c.fy)
 
     def render(self, xyz_mm: np.ndarray, uv_views: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         cv2 = self._cv2
@@ -178,7 +173,7 @@ class SyntheticSource:
     def frame_at(self, index: int, t_ns: int) -> StereoFrame:
         xyz = self.motion.joints_mm(index / self.fps_nominal)
         c = self.calibration
-        left_uv, right_uv = project_rectified(xyz, c.fx, c.cx, c.cy, c.baseline_mm, c.fy)
+        left_uv, right_uv = c.project(xyz)
         if self.renderer is not None:
             left, right = self.renderer.render(xyz, (left_uv, right_uv))
         else:

@@ -1,17 +1,11 @@
-"""`agma bench [NAME ...] [--json]`: timings measured side by side in one run (appliance.bench)."""
+"""`agma bench [NAME ...] [--json]`: timings measured side by side in one run (appliance/bench/)."""
 from __future__ import annotations
 
-import importlib
 import platform
 
 from .. import bench
-from ..cli import emit_json
 from ..errors import UsageError
-
-#: Modules that register bench rows when imported (optional ones may be missing on a box).
-BENCH_MODULES = ("appliance.stereo.bench_stereo", "appliance.store.bench_store", "appliance.pose.bench_decode",
-                 "appliance.pose.bench_cuda", "appliance.pose.bench_engine",
-                 "appliance.runtime.bench_daemon")
+from ..output import emit_json
 
 
 def register(sub, common) -> None:
@@ -22,18 +16,8 @@ def register(sub, common) -> None:
     p.set_defaults(handler=run)
 
 
-def _load() -> dict:
-    for mod in BENCH_MODULES:
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError as exc:
-            if exc.name != mod:
-                raise
-    return bench.registry()
-
-
 def run(args) -> int:
-    reg = _load()
+    reg = bench.load()
     names = args.names or bench.default_names()
     unknown = [n for n in names if n not in reg]
     if unknown:

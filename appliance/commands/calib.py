@@ -19,8 +19,8 @@ import tempfile
 from pathlib import Path
 
 from .. import config as config_mod
-from ..cli import emit_json
 from ..errors import ConfigError
+from ..output import emit_json
 
 
 def register(sub, common) -> None:

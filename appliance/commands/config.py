@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from .. import config as config_mod
-from ..cli import emit_json
+from ..output import emit_json
 
 
 def register(sub, common) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from .. import config as config_mod
-from ..cli import emit_json
+from ..output import emit_json
 
 FLAG_KEYS = {"db": "store.db", "socket": "daemon.socket"}
 

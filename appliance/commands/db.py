@@ -1,7 +1,7 @@
 """`agma db docs|schema`: the database contract (Markdown reference, or the SQL)."""
 from __future__ import annotations
 
-from ..cli import emit_json
+from ..output import emit_json
 from ..store import schema
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ..cli import emit_json
 from ..errors import UsageError
+from ..output import emit_json
 from .sessions import db_path
 
 

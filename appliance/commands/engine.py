@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..cli import emit_json
 from ..errors import AgmaError, UsageError
+from ..output import emit_json
 
 
 def register(sub, common) -> None:
@@ -82,10 +82,10 @@ class _Arg:
 def describe_onnx(path: str | os.PathLike) -> dict:
     """Everything ``agma engine info`` reports about an ONNX file, as a JSON-ready dict."""
     from ..files import sha256_file
-    from ..pose.hrnet_onnx import _import_onnx
+    from ..pose.hrnet_onnx import import_onnx
     from ..pose.onnx_engine import ModelContractError, check_contract
 
-    onnx = _import_onnx()
+    onnx = import_onnx()
     path = Path(path)
     if not path.is_file():
         raise AgmaError(f"{path}: no such file")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import sys
 import time
 
-from ..cli import emit_json
+from ..output import emit_json
 from .sessions import db_path
 
 

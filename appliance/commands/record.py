@@ -6,8 +6,8 @@ import signal
 import sys
 
 from .. import config as config_mod
-from ..cli import emit_json
 from ..errors import UsageError
+from ..output import emit_json
 
 FLAG_KEYS = {  # flag dest -> config key path
     "source": "capture.source",

@@ -307,7 +307,8 @@ def check_state_dict(state: dict[str, np.ndarray], spec: HRNetSpec, where: str =
 # ---------------------------------------------------------------------------------------------
 
 
-def _import_onnx() -> Any:
+def import_onnx() -> Any:
+    """The onnx package (imported here, lazily: this module is the one that imports it), or one clear error."""
     try:
         import onnx  # noqa: PLC0415 - optional at import time of the package
     except ImportError as exc:  # pragma: no cover - depends on the environment
@@ -393,7 +394,7 @@ def build_hrnet_onnx(state: dict[str, np.ndarray], *, input_hw: tuple[int, int] 
                      eps: float = BN_EPS) -> tuple[Any, HRNetSpec]:
     """State dict -> (onnx.ModelProto, spec). Input ``input`` float32 (N, 3, H, W), output
     ``heatmaps`` float32 (N, joints, H/4, W/4); H and W must be multiples of 32."""
-    onnx = _import_onnx()
+    onnx = import_onnx()
     height, width = input_hw
     if height % 32 or width % 32:
         raise AgmaError(f"input size {height}x{width}: both must be multiples of 32 for HRNet")
@@ -459,7 +460,7 @@ def export_checkpoint(checkpoint: str | os.PathLike, output: str | os.PathLike, 
                       input_hw: tuple[int, int] = (INPUT_HEIGHT, INPUT_WIDTH)) -> ExportReport:
     """Read an HRNet ``.pth`` checkpoint safely and write the ONNX graph to ``output``
     (atomically: a temporary file renamed into place). Raises CheckpointError / AgmaError."""
-    onnx = _import_onnx()
+    onnx = import_onnx()
     t0 = time.perf_counter()
     checkpoint, output = Path(checkpoint), Path(output)
     state = read_state_dict(checkpoint)

@@ -14,9 +14,10 @@ from typing import Any
 
 from ..errors import AgmaError
 from ..joints import NUM_JOINTS
-from ..stereo.report import session_accuracy
-from ..store.listing import open_readonly
+from ..stereo.report import accuracy_block
 from ..store import diskguard
+from ..store.listing import open_readonly
+from ..store.readback import load_session_arrays
 from .box import Box, BoxOptions, session_frame_budget
 from .factories import pose_builder, source_opener
 from .health import Health
@@ -85,9 +86,12 @@ def record_session(cfg, duration_s: float | None, as_fast_as_possible: bool, wri
 
 def _stats(conn, session_id: int) -> tuple:
     """((frames, valid joints), accuracy) of a session, from its committed rows."""
-    return (conn.execute("SELECT frames, (SELECT COALESCE(SUM(valid_joints), 0) FROM frames WHERE session_id = ?) "
-                         "FROM sessions WHERE id = ?", (session_id, session_id)).fetchone(),
-            session_accuracy(conn, session_id))
+    counts = conn.execute("SELECT frames, (SELECT COALESCE(SUM(valid_joints), 0) FROM frames WHERE session_id = ?) "
+                          "FROM sessions WHERE id = ?", (session_id, session_id)).fetchone()
+    a = load_session_arrays(conn, session_id)
+    return counts, accuracy_block(xyz_mm=a.xyz_mm, left_uv_px=a.left_uv_px, right_uv_px=a.right_uv_px, valid=a.valid,
+                                  truth_xyz_mm=a.truth_xyz_mm, truth_left_uv_px=a.truth_left_uv_px,
+                                  truth_right_uv_px=a.truth_right_uv_px)
 
 
 def _session_stats(box: Box) -> tuple | None:

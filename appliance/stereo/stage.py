@@ -6,14 +6,13 @@ import time
 import numpy as np
 
 from ..frames import Keypoints2D, Pose3D, RectifiedCalibration, StereoFrame
-from .triangulate import triangulate_rectified
 from .validity import ValidityRules, apply_validity, invalid_reasons
 
 
 def triangulate_joints(left: Keypoints2D, right: Keypoints2D, calib: RectifiedCalibration,
                        rules: ValidityRules) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple]:
     """-> xyz_mm (17, 3) NaN where invalid, confidence (17,), epipolar_px (17,), reasons (17 of str|None)."""
-    xyz, epi = triangulate_rectified(left.uv_px, right.uv_px, calib.fx, calib.cx, calib.cy, calib.baseline_mm, calib.fy)
+    xyz, epi = calib.triangulate(left.uv_px, right.uv_px)
     reasons = invalid_reasons(left.uv_px, right.uv_px, left.score, right.score, xyz, epi, rules)
     confidence = np.minimum(left.score, right.score).astype(np.float32)
     return apply_validity(xyz, reasons), confidence, epi.astype(np.float32), tuple(reasons.tolist())

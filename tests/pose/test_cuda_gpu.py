@@ -210,9 +210,9 @@ def test_bench_row_without_a_gpu_says_why(monkeypatch):
     """No fake numbers: without pycuda the bench returns one row that says unavailable and why."""
     monkeypatch.setitem(sys.modules, "pycuda", None)  # import fails as when it is not installed
     monkeypatch.setitem(sys.modules, "pycuda.driver", None)
-    from appliance.pose import bench_cuda
+    from appliance.bench.decode_cuda import bench_decode_cuda
 
-    rows = bench_cuda.bench_decode_cuda(None)
+    rows = bench_decode_cuda(None)
     assert rows == [{"name": "decode_cuda", "available": False, "median_us": None, "reason": rows[0]["reason"]}]
     assert "pycuda" in rows[0]["reason"]
 
@@ -221,9 +221,9 @@ def test_bench_rows_with_the_stand_in_have_the_contract(stand_in):
     """With a (stand-in) device the bench reports one row per method and dtype."""
     from types import SimpleNamespace
 
-    from appliance.pose import bench_cuda
+    from appliance.bench.decode_cuda import bench_decode_cuda
 
-    rows = bench_cuda.bench_decode_cuda(SimpleNamespace(repeat=2, seed=0))
+    rows = bench_decode_cuda(SimpleNamespace(repeat=2, seed=0))
     assert [(r["method"], r["dtype"]) for r in rows] == [
         ("dark", "float32"), ("standard", "float32"), ("dark", "float16"), ("standard", "float16")]
     assert all(r["available"] and r["sm"] == 87 and r["heatmaps_shape"] == [2, J, 96, 72] for r in rows)
@@ -319,7 +319,7 @@ def test_gpu_bench_row_reports_kernel_time(gpu):
     """`agma bench decode-cuda` on a GPU: kernel time from CUDA events, per frame pair."""
     from types import SimpleNamespace
 
-    from appliance.pose import bench_cuda
+    from appliance.bench.decode_cuda import bench_decode_cuda
 
-    rows = bench_cuda.bench_decode_cuda(SimpleNamespace(repeat=50, seed=0))
+    rows = bench_decode_cuda(SimpleNamespace(repeat=50, seed=0))
     assert all(r["available"] and r["median_us"] > 0 for r in rows)

@@ -14,7 +14,6 @@ import numpy as np
 
 from appliance.frames import Keypoints2D, RectifiedCalibration
 from appliance.stereo.stage import triangulate_joints
-from appliance.stereo.triangulate import triangulate_rectified
 from appliance.stereo.validity import ValidityRules
 
 CAL = RectifiedCalibration(width=1280, height=720, fx=530.0, fy=530.0, cx=639.5, cy=359.5, baseline_mm=120.0)
@@ -25,7 +24,7 @@ def test_non_finite_inputs_give_nan_quietly():
     right = np.array([[np.inf, 300.0], [600.0, 300.0], [600.0, 300.0], [600.0, np.inf], [626.5, 400.0]])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        xyz, epi = triangulate_rectified(left, right, CAL.fx, CAL.cx, CAL.cy, CAL.baseline_mm)
+        xyz, epi = CAL.triangulate(left, right)
     assert np.isnan(xyz[:4]).all()  # never Z = 0 from a disparity of inf
     assert np.allclose(xyz[4], [(706.0 - 639.5) * 800.0 / 530.0, (400.0 - 359.5) * 800.0 / 530.0, 800.0])
     assert epi[0] == 0.0 and np.isnan(epi[3]) and epi[4] == 0.0

@@ -5,7 +5,6 @@ import numpy as np
 
 from appliance.frames import Keypoints2D, RectifiedCalibration
 from appliance.stereo.stage import triangulate_joints
-from appliance.stereo.triangulate import project_rectified
 from appliance.stereo.validity import REASONS, ValidityRules
 
 CAL = RectifiedCalibration(width=1280, height=720, fx=530.0, fy=530.0, cx=639.5, cy=359.5, baseline_mm=120.0)
@@ -14,7 +13,7 @@ RULES = ValidityRules(min_score=0.5, min_depth_mm=400.0, max_depth_mm=1200.0, ma
 
 def _case():
     xyz = np.column_stack([np.linspace(-100, 100, 17), np.linspace(-150, 150, 17), np.full(17, 800.0)])
-    lu, ru = project_rectified(xyz, CAL.fx, CAL.cx, CAL.cy, CAL.baseline_mm)
+    lu, ru = CAL.project(xyz)
     return xyz, lu.astype(np.float32), ru.astype(np.float32), np.ones(17, np.float32), np.ones(17, np.float32)
 
 

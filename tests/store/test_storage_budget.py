@@ -10,7 +10,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from appliance.store import diskguard
-from appliance.store.bench_store import HOUR_FRAMES_30FPS, bench_store
+from appliance.bench.store import HOUR_FRAMES_30FPS, bench_store
 
 BUDGET_MB_PER_HOUR = 250.0  # the limit, without ground_truth
 

@@ -11,7 +11,7 @@ import importlib
 from appliance import bench
 from appliance.pose.hrnet_onnx import export_checkpoint
 
-importlib.import_module("appliance.pose.bench_engine")  # registers the bench
+importlib.import_module("appliance.bench.engine")  # registers the bench
 
 
 def test_rows_without_and_with_a_model(fixtures_dir, tmp_path):

@@ -28,8 +28,8 @@ from ..capture.synthetic import SyntheticSource
 from ..pose.stage import build as build_pose
 from ..stereo.stage import to_pose3d
 from ..stereo.validity import ValidityRules
-from . import sessions
-from .writer import StoreWriter, connect, frame_rows, insert_rows, transaction
+from ..store import sessions
+from ..store.writer import StoreWriter, connect, frame_rows, insert_rows, transaction
 
 
 HOUR_FRAMES_30FPS = 30 * 3600

@@ -3,9 +3,13 @@
 A bench is a function ``fn(args) -> list[dict]`` registered under a name; each row is a dict
 with at least ``name`` and ``median_us`` (per frame pair) and any ratios it measured in the
 same run. Timings live here, never in unit tests.
+
+Every bench is a module of this package (``MODULES``): it may import every stage and the runtime
+(tests/test_layering.py), so no stage imports the benches or another stage for them.
 """
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -13,6 +17,10 @@ from typing import Any
 BenchFn = Callable[[Any], list]
 _REGISTRY: dict[str, BenchFn] = {}
 _NAMED_ONLY: set[str] = set()
+
+#: The modules that register bench rows when imported (optional ones may be missing on a box).
+MODULES = ("appliance.bench.triangulate", "appliance.bench.store", "appliance.bench.decode",
+           "appliance.bench.decode_cuda", "appliance.bench.engine", "appliance.bench.daemon")
 
 
 def register(name: str, default: bool = True) -> Callable[[BenchFn], BenchFn]:
@@ -30,6 +38,17 @@ def register(name: str, default: bool = True) -> Callable[[BenchFn], BenchFn]:
 
 def registry() -> dict[str, BenchFn]:
     return dict(_REGISTRY)
+
+
+def load() -> dict[str, BenchFn]:
+    """Import every bench module (``MODULES``; a missing optional one is left out) -> the registry."""
+    for mod in MODULES:
+        try:
+            importlib.import_module(mod)
+        except ModuleNotFoundError as exc:
+            if exc.name != mod:
+                raise
+    return registry()
 
 
 def default_names() -> list[str]:

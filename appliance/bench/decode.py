@@ -88,7 +88,7 @@ def bench_decode(args: Any = None) -> list[dict]:
             }
         )
     # The CUDA kernels in the same run where a GPU exists (else one row saying why not).
-    from .bench_cuda import bench_decode_cuda
+    from .decode_cuda import bench_decode_cuda
 
     rows.extend(bench_decode_cuda(args))
     return rows

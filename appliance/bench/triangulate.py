@@ -6,15 +6,14 @@ import numpy as np
 from .. import bench
 from ..capture.synthetic import SIMULATED_ZED2_HD720 as CAL, InfantMotion
 from ..frames import Keypoints2D
-from .stage import triangulate_joints
-from .triangulate import project_rectified
-from .validity import ValidityRules
+from ..stereo.stage import triangulate_joints
+from ..stereo.validity import ValidityRules
 
 
 @bench.register("triangulate")
 def bench_triangulate(args) -> list[dict]:
     xyz = InfantMotion(0).joints_mm(1.0)
-    lu, ru = project_rectified(xyz, CAL.fx, CAL.cx, CAL.cy, CAL.baseline_mm, CAL.fy)
+    lu, ru = CAL.project(xyz)
     ones = np.ones(17, np.float32)
     left, right = Keypoints2D(lu.astype(np.float32), ones), Keypoints2D(ru.astype(np.float32), ones)
     rules = ValidityRules()

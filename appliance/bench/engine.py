@@ -22,11 +22,11 @@ import numpy as np
 from .. import __version__, bench
 from ..capture.synthetic import SyntheticSource
 from ..frames import Keypoints2D
+from ..pose.crop import flip_back
+from ..pose.decode import decode_to_image, encode
+from ..pose.preprocess import CropPolicy, Preprocessor
 from ..stereo.stage import to_pose3d
 from ..stereo.validity import ValidityRules
-from .crop import flip_back
-from .decode import decode_to_image, encode
-from .preprocess import CropPolicy, Preprocessor
 
 BUDGET_MS = 5.0
 WARMER_ROI = (200.0, 0.0, 880.0, 720.0)
@@ -100,7 +100,7 @@ def bench_engine(args) -> list[dict]:
     if not onnx_path:
         rows.append({"name": "inference (pass --onnx F.onnx)", "median_us": None, "skipped": True})
         return rows
-    from .onnx_engine import OnnxEngine
+    from ..pose.onnx_engine import OnnxEngine
 
     engine = OnnxEngine(onnx_path)
     batch2 = preprocess()

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 
 from appliance import bench
+from appliance.bench.decode import VIEWS_PER_PAIR, realistic_frame_pairs
 from appliance.pose import cuda_build
-from appliance.pose.bench_decode import VIEWS_PER_PAIR, realistic_frame_pairs
 from appliance.pose.host_decoder import identity_affines
 
 
