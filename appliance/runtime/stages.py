@@ -328,25 +328,16 @@ class InferenceLoop:
 
     def _run(self) -> None:
         if not self._load():
-            self._drain_only()
+            self._drop_all()
             return
-        while not self._stop.is_set():
-            self.heartbeat.beat()
-            try:
-                item = self.frames.get(timeout=0.25)
-            except queue.Empty:
-                continue
-            if isinstance(item, _Drain):
-                item.done.set()
-                continue
-            feed, frame = item
+        for feed, frame in self._items():
             try:
                 left, right = self.pose.estimate(frame)
                 pose3d = to_pose3d(frame, left, right, self.rules)
             except Exception as exc:
                 log.error("inference failed on frame %d: %s", frame.index, exc)
                 self.post(m.EngineFailed(f"{type(exc).__name__}: {exc}"))
-                self._drain_only()
+                self._drop_all()
                 return
             self.processed += 1
             self.heartbeat.beat()
@@ -354,8 +345,9 @@ class InferenceLoop:
             if writer is not None:
                 writer.offer(feed.session_db_id, pose3d, wait=not self.live)
 
-    def _drain_only(self) -> None:
-        """Without an engine: answer drain markers so that sessions still close, drop frames."""
+    def _items(self):
+        """(feed, frame) items until stop(); beats on every turn (a wait has a timeout) and answers
+        the drain markers behind each session's frames."""
         while not self._stop.is_set():
             self.heartbeat.beat()
             try:
@@ -364,3 +356,10 @@ class InferenceLoop:
                 continue
             if isinstance(item, _Drain):
                 item.done.set()
+                continue
+            yield item
+
+    def _drop_all(self) -> None:
+        """Without an engine: drop frames, answer drain markers so that sessions still close."""
+        for _ in self._items():
+            pass
