@@ -1,7 +1,7 @@
 """`agma bench` finds every bench in appliance/bench/ and keeps its names: `daemon` runs only when named.
 
 The benches moved out of the stages into one package; what a user types and reads must not move
-with them: the same six names, the same default set (all but `daemon`, which starts processes),
+with them: the same names (and `ring`, the shared-memory crossing, added since), the same default set (all but `daemon`, which starts processes),
 the same rows and the same one-line refusal of an unknown name.
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from appliance import bench
 from tests.helpers import agma, last_json
 
-NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon"}
+NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring"}
 
 
 def test_every_bench_module_registers_its_name():
