@@ -182,7 +182,7 @@ class Box:
             self.writer.start()
             self.capture.open_first()
         except BaseException:
-            self.writer.stop()
+            self._stop_writer(WRITE_TIMEOUT_S)
             raise
         self.capture.start()
         self.inference.start()
