@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import REPO
+from tests.helpers import REPO, run
 
 ACTIVATE = ". .venv/bin/activate"
 EXPORT = "export PATH=$PWD/.venv/bin:$PATH"
@@ -22,8 +22,7 @@ EXPORT = "export PATH=$PWD/.venv/bin:$PATH"
 def _bash(script: str, **env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k != "AGMA_PYTHON"}
     base.update(env)
-    return subprocess.run(["bash", "-c", f"source scripts/env.sh; {script}"], capture_output=True, text=True,
-                          cwd=REPO, env=base, timeout=600)
+    return run(["bash", "-c", f"source scripts/env.sh; {script}"], cwd=REPO, env=base, timeout=600)
 
 
 def test_one_folder_name_for_the_default_python():

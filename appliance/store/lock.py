@@ -94,8 +94,9 @@ class DatabaseLock:
                 break
             os.close(fd)  # someone deleted or replaced the lock file meanwhile: lock the one at the path
         self.previous_holder = _read_pid(fd)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, _record(os.getpid(), self.real_path), 0)
+        record = _record(os.getpid(), self.real_path)
+        os.pwrite(fd, record, 0)  # the pid line first, then cut what an older, longer record left:
+        os.ftruncate(fd, len(record))  # a refused writer never reads an empty file in between
         self._fd = fd
         return self
 
