@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .capture import SOURCE_NAMES, SOURCES
+from .capture.faults import config_check
 from .errors import ConfigError
 from .pose.decoders import DECODER_NAMES, DECODERS
 from .stereo.reasons import ValidityRules
@@ -83,8 +84,8 @@ def _model_spec(value: str) -> str | None:
     if value == "simulated":
         return None
     kind, sep, path = value.partition(":")
-    if not sep or kind not in ("onnx", "tensorrt") or not path:
-        return "expected 'simulated', 'onnx:PATH' or 'tensorrt:PATH'"
+    if not sep or kind not in ("onnx", "tensorrt", "trt") or not path:
+        return "expected 'simulated', 'onnx:PATH' or 'tensorrt:PATH' (alias 'trt:PATH')"
     return None
 
 
@@ -134,7 +135,7 @@ KEYS: tuple[Key, ...] = (
     Key("sim.tail_fraction", float, 0.05, "", "Simulated model: probability that an error component comes from the heavy tail.", minimum=0.0, maximum=1.0),
     Key("sim.tail_scale", float, 5.0, "", "Simulated model: standard deviation of the heavy tail relative to the Gaussian core.", minimum=1.0, maximum=100.0),
     Key("sim.miss_rate", float, 0.002, "", "Simulated model: probability that a joint of one view is missed (weak maximum elsewhere); independent of sim.noise_px.", minimum=0.0, maximum=1.0),
-    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (a TensorRT engine: not built yet, refused).", check=_model_spec),
+    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (alias 'trt:PATH'; a TensorRT engine: needs tensorrt, on the box; the runtime is not built yet, refused).", check=_model_spec),
     Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
     Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
     Key("pose.track", bool, True, "", "Network models: crop each view around the previous frame's confident joints (with a margin), falling back to pose.roi_px."),
@@ -161,6 +162,10 @@ KEYS: tuple[Key, ...] = (
     Key("button.led_active_low", bool, False, "", "The LED lights when its line is low (wired from 3.3 V to the pin); false: it lights when the line is high."),
     Key("button.debounce_ms", float, 30.0, "ms", "A button level counts only once it has been stable this long (contact bounce and glitches are shorter).", minimum=1.0, maximum=200.0),
     Key("button.long_press_s", float, 2.0, "s", "Holding the button this long stops a recording (recognised while held); a shorter press while recording only acknowledges.", minimum=0.5, maximum=10.0),
+    Key("capture.process", bool, False, "", "Run the camera in a capture process of its own (runtime/camera_process.py): a hung or crashed camera is killed and replaced without losing the session. Not yet the default: the ZED SDK source it is for is not built yet."),
+    Key("camera.hang_after_s", float, 3.0, "s", "capture.process: a capture process alive but without a heartbeat for this long is hung: killed and replaced (a camera_restarted event).", minimum=0.1, maximum=600.0),
+    Key("camera.idle_fps", float, 2.0, "frames/s", "capture.process: while no session records, the capture process keeps grabbing but publishes only this many frames per second (camera health stays known).", minimum=0.1, maximum=120.0),
+    Key("sim.faults", list, [], "", "Faults injected into the capture process (capture.process), for tests and demonstrations: KIND@START+DURATION, seconds since the source was first opened; kinds stop, hang, crash, absent.", check=config_check),
     Key("camera.lost_after_s", float, 1.0, "s", "No frame for this long: the camera counts as lost (status degraded, a camera_lost event; a session stays open and its frame_index shows the gap).", minimum=0.05, maximum=60.0),
     Key("supervisor.stall_after_s", float, 3.0, "s", "A stage (inference, writer, a status sink) whose loop has not turned for this long is stalled: health error naming it. Waiting for an absent camera is not a stall.", minimum=0.1, maximum=600.0),
     Key("supervisor.join_timeout_s", float, 5.0, "s", "At shutdown, how long the runtime waits for its threads; one still stuck in a device call after it is logged by name and the process ends anyway (os._exit) with the exit code it would have had.", minimum=0.1, maximum=600.0),

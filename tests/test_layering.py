@@ -50,7 +50,8 @@ NEUTRAL = frozenset({"appliance", "appliance.errors", "appliance.files", "applia
 
 #: The config table takes each fact it shares with a stage from the stage's dependency-free module
 #: that owns it (tests/test_config_owners.py): these exact modules, nothing else of the stages.
-CONFIG_FACTS = frozenset({"appliance.capture", "appliance.pose.decoders", "appliance.stereo.reasons"})
+CONFIG_FACTS = frozenset({"appliance.capture", "appliance.capture.faults", "appliance.pose.decoders",
+                          "appliance.stereo.reasons"})
 
 #: layer -> what it may import besides itself: a layer's name (any of its modules), or one exact module.
 ALLOWED: dict[str, frozenset[str]] = {

@@ -21,6 +21,13 @@ def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay
     The runtime bounds each session itself (its frame budget), so the source is only bounded when
     a replay is being written: the replay folder is finished when the source ends.
     """
+    if cfg["capture.process"] and not write_replay:
+        import time
+
+        from .camera_process import ProcessSource
+
+        t_origin_ns = time.time_ns()  # the faults' clock: kept across capture-process restarts
+        return lambda: ProcessSource(cfg, live, t_origin_ns)
     from ..capture import open_source
 
     bound = duration_s if write_replay else None

@@ -136,6 +136,13 @@ class CameraRestored:
 
 
 @dataclass(frozen=True)
+class CameraRestarted:
+    """The capture process was replaced (detail: hung, or its exit status)."""
+
+    detail: str = ""
+
+
+@dataclass(frozen=True)
 class CameraFailed:
     detail: str = ""
 
@@ -195,7 +202,7 @@ class Committed:
     frames: int
 
 
-Event = (Start | Stop | Shutdown | DurationReached | CameraLost | CameraAbsent | CameraRestored | CameraFailed
+Event = (Start | Stop | Shutdown | DurationReached | CameraLost | CameraAbsent | CameraRestored | CameraRestarted | CameraFailed
          | DiskFull | StoreError | StoreRestored | EngineReady | EngineFailed | SessionOpened | SessionOpenFailed
          | SessionClosed | Committed | ClearEnded)
 
@@ -381,6 +388,9 @@ def transition(s: BoxState, e: Event) -> tuple[BoxState, list[Action]]:
         if s.camera == "error":
             return s, []
         return replace(s, camera="error", camera_detail=e.detail or None), [RecordEvent("error", f"camera: {e.detail}")]
+
+    if isinstance(e, CameraRestarted):
+        return s, [RecordEvent("camera_restarted", e.detail or None)]
 
     if isinstance(e, CameraRestored):
         if s.camera == "ok":

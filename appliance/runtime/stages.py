@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 OPEN_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 #: Sources that are cameras: when their frames end (unplugged) the loop reopens them.
 CAMERA_SOURCES = ("uvc", "zed")
+#: More than this many capture-process failures within RESTART_WINDOW_S make the camera `error`;
+#: the loop then retries every ERROR_RETRY_S (the first good frame clears it).
+MAX_RESTARTS, RESTART_WINDOW_S, ERROR_RETRY_S = 5, 60.0, 30.0
 
 
 @dataclass(frozen=True)
@@ -115,6 +118,13 @@ class CaptureLoop:
         with self._feed_lock:
             self._feed = feed
         self._wake.set()
+        self._set_feeding(True)
+
+    def _set_feeding(self, on: bool) -> None:
+        """A capture process publishes every frame only while a session is fed (camera.idle_fps else)."""
+        set_feeding = getattr(self.source, "set_feeding", None)
+        if set_feeding is not None:
+            set_feeding(on)
 
     def end_session(self, room_timeout_s: float) -> _Drain:
         """Stop feeding frames to the session; -> a marker the inference loop reaches after the last one.
@@ -124,6 +134,7 @@ class CaptureLoop:
         with self._feed_lock:  # after this no frame of the session is put anymore
             self._feed = None
             self._wake.clear()
+        self._set_feeding(False)
         marker = _Drain()
         try:
             self.frames.put(marker, timeout=room_timeout_s)
@@ -173,6 +184,8 @@ class CaptureLoop:
 
     def _run(self) -> None:
         attempt = 0
+        failures: list[float] = []  # monotonic times of capture-process failures (hung, crashed)
+        restart_detail = None
         try:
             while not self._stop.is_set():
                 if self.source is None:
@@ -188,11 +201,26 @@ class CaptureLoop:
                         log.warning("camera: cannot open the source (%s); retrying in %.0f s", exc, delay)
                         self._stop.wait(delay)
                         continue
+                    if self._feed is not None:
+                        self._set_feeding(True)
+                    if restart_detail is not None:
+                        self.post(m.CameraRestarted(restart_detail))
+                        restart_detail = None
                 self._read(self.source)
                 if self._stop.is_set():
                     break
-                if self.source_info.name in CAMERA_SOURCES:  # unplugged: reopen
+                failure = getattr(self.source, "failure", None)
+                if getattr(self.source, "restartable", False) or self.source_info.name in CAMERA_SOURCES:
                     self._close_source()
+                    if failure is not None:  # the capture process hung or crashed: a new one at once
+                        now = time.monotonic()
+                        failures = [t for t in failures if now - t < RESTART_WINDOW_S] + [now]
+                        restart_detail = failure
+                        if len(failures) > MAX_RESTARTS:
+                            self.post(m.CameraFailed(f"{len(failures)} capture-process failures within "
+                                                     f"{RESTART_WINDOW_S:.0f} s (last: {failure})"))
+                            failures.clear()
+                            self._stop.wait(ERROR_RETRY_S)
                     continue
                 self.ended = True
                 log.info("capture: the %s source has no more frames", self.source_info.name)

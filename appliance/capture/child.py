@@ -1,0 +1,123 @@
+"""The capture process: `python -m appliance.capture.child`, one per box runtime, started by the parent
+(runtime/camera_process.py) as a fresh interpreter (never a fork: a forked child of a
+CUDA-initialised parent cannot use CUDA).
+
+Protocol (JSON lines): the parent writes one description on stdin — the config's values, the
+ring's name, whether the source is live, the wall-clock origin of the faults (kept across
+restarts) — then ``{"feed": true|false}`` lines; the child answers one line on stdout,
+``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>"}``. Frames then
+go through the shared-memory ring (capture/ring.py), never through the pipe.
+
+The child dies with its parent: EOF on stdin (the parent closed it or died) ends it, and
+PR_SET_PDEATHSIG (SIGKILL) covers a parent killed while the child is stuck in a device call.
+While not fed, it keeps grabbing but publishes at ``camera.idle_fps`` (camera health stays known
+without pushing 5.5 MB frame pairs through the ring all day). ``sim.faults`` are applied here.
+"""
+from __future__ import annotations
+
+import ctypes
+import dataclasses
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+from .faults import CRASH_STATUS, parse_faults
+
+PR_SET_PDEATHSIG = 1
+#: The ring's slots: enough for a reader that is a few frames behind.
+RING_SLOTS = 4
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: stdin's EOF still ends the child
+        pass
+
+
+def _say(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+class _Control:
+    """The parent's lines after the description: feeding on/off; EOF ends the process."""
+
+    def __init__(self) -> None:
+        self.feeding = False
+        self._thread = threading.Thread(target=self._run, name="capture-control", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        for line in sys.stdin:
+            try:
+                self.feeding = bool(json.loads(line).get("feed"))
+            except (ValueError, AttributeError):
+                continue
+        os._exit(0)  # the parent closed our stdin or died: a clean stop (the ring is the parent's to unlink)
+
+
+def main() -> int:
+    _die_with_parent()
+    desc = json.loads(sys.stdin.readline())
+    from ..config import Config
+
+    cfg = Config(values=desc["values"], origins=desc["origins"], file=desc.get("file"))
+    faults = parse_faults(cfg["sim.faults"])
+    t_origin_ns = int(desc["t_origin_ns"])
+
+    def since_origin() -> float:
+        return (time.time_ns() - t_origin_ns) / 1e9
+
+    born_s = since_origin()
+
+    if any(f.kind == "absent" and f.active(since_origin()) for f in faults):
+        _say({"absent": "camera absent (fault injected)"})
+        return 0
+    from . import open_source
+    from .ring import FrameRing
+
+    try:
+        source = open_source(cfg, None, not desc["live"])
+    except Exception as exc:  # the device is not there: the parent retries with backoff
+        _say({"absent": f"{type(exc).__name__}: {exc}"})
+        return 0
+    cal = source.calibration
+    ring = None  # made at the first frame, the size of its images (1x1 for an unrendered simulation)
+    control = None
+    idle_period_s = 1.0 / float(cfg["camera.idle_fps"])
+    last_publish = 0.0
+    try:
+        for frame in source.frames():
+            if ring is None:
+                h, w = frame.left.shape[:2]
+                ring = FrameRing.create(desc["ring"], RING_SLOTS, w, h)
+                _say({"opened": {"calibration": dataclasses.asdict(cal), "name": source.name,
+                                 "has_truth": bool(source.has_truth), "fps": float(source.fps_nominal),
+                                 "seed": cfg["sim.seed"]}})
+                control = _Control()
+            now_s = since_origin()
+            if any(f.kind == "crash" and f.active(now_s, born_s) for f in faults):
+                os._exit(CRASH_STATUS)
+            if any(f.kind == "hang" and f.active(now_s, born_s) for f in faults):
+                while True:  # blocked in grab for ever, no heartbeat: only SIGKILL ends this
+                    time.sleep(3600)
+            ring.beat()
+            if any(f.kind == "stop" and f.active(now_s) for f in faults):
+                continue  # the cable is out: no frame, but the process is alive
+            mono = time.monotonic()
+            if not control.feeding and mono - last_publish < idle_period_s:
+                continue
+            ring.publish(frame.index, frame.t_ns, frame.left, frame.right)
+            last_publish = mono
+    finally:
+        if ring is not None:
+            ring.close(unlink=False)  # the parent unlinks it (it outlives this process's frames)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

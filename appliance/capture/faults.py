@@ -1,0 +1,68 @@
+"""Fault injection for the camera process: ``KIND@START+DURATION`` (seconds since the source was
+first opened, kept across capture-process restarts). Pure: text in, faults out.
+
+Kinds: ``stop`` (no frames, like an unplugged cable, then frames again; the process keeps
+beating), ``hang`` (the process blocks in grab and never returns until killed; DURATION is 0),
+``crash`` (the process exits non-zero; DURATION 0), ``absent`` (the device is missing at open for
+DURATION). Applied inside the capture process to the synthetic source, so the real supervision
+code is what a test exercises.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+KINDS = ("stop", "hang", "crash", "absent")
+_FAULT = re.compile(r"^(?P<kind>[a-z_]+)@(?P<start>\d+(?:\.\d+)?)\+(?P<dur>\d+(?:\.\d+)?)$")
+#: The exit status of a process that crashed by a `crash` fault.
+CRASH_STATUS = 3
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    start_s: float
+    duration_s: float
+
+    def active(self, t_s: float, born_s: float = 0.0) -> bool:
+        """Whether the fault acts at t_s (seconds since the source was first opened) in a capture
+        process started at born_s: stop and absent during [start, start + duration); hang and crash
+        once, in the process that was running at their start (its replacement is spared)."""
+        if self.kind in ("hang", "crash"):
+            return born_s < self.start_s <= t_s
+        return self.start_s <= t_s < self.start_s + self.duration_s
+
+    def text(self) -> str:
+        """The inverse of parse_fault."""
+        return f"{self.kind}@{self.start_s:g}+{self.duration_s:g}"
+
+
+def parse_fault(text: str) -> Fault:
+    """One ``KIND@START+DURATION`` -> Fault; ValueError with the reason."""
+    m = _FAULT.match(text.strip())
+    if not m:
+        raise ValueError(f"{text!r} is not KIND@START+DURATION (e.g. stop@10+4)")
+    kind = m["kind"]
+    if kind not in KINDS:
+        raise ValueError(f"unknown fault kind {kind!r} in {text!r} (known: {', '.join(KINDS)})")
+    start, dur = float(m["start"]), float(m["dur"])
+    if not (math.isfinite(start) and math.isfinite(dur)):
+        raise ValueError(f"{text!r}: start and duration must be finite")
+    return Fault(kind, start, dur)
+
+
+def parse_faults(texts) -> tuple[Fault, ...]:
+    return tuple(parse_fault(t) for t in texts)
+
+
+def config_check(value: list) -> str | None:
+    """config.py's check for sim.faults: None when valid, else the reason."""
+    for item in value:
+        if not isinstance(item, str):
+            return "expected a list of strings KIND@START+DURATION"
+        try:
+            parse_fault(item)
+        except ValueError as exc:
+            return str(exc)
+    return None

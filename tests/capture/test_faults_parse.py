@@ -1,0 +1,36 @@
+"""sim.faults: KIND@START+DURATION parses, round-trips, and a wrong one is a config error (exit 78).
+
+Why: the faults drive the camera-process tests and demonstrations; a typo must not silently
+inject nothing, and hang/crash must act once (in the process running at their start), or the
+replacement process would hang again for ever.
+"""
+from __future__ import annotations
+
+import pytest
+
+from appliance.capture.faults import Fault, parse_fault, parse_faults
+from tests.helpers import agma
+
+
+def test_parse_and_round_trip():
+    faults = parse_faults(["stop@10+4", "hang@20+0", "crash@32.5+0", "absent@0+30"])
+    assert faults == (Fault("stop", 10, 4), Fault("hang", 20, 0), Fault("crash", 32.5, 0), Fault("absent", 0, 30))
+    assert [parse_fault(f.text()) for f in faults] == list(faults)
+
+
+def test_windows():
+    stop, hang = parse_fault("stop@10+4"), parse_fault("hang@20+0")
+    assert not stop.active(9.99) and stop.active(10) and stop.active(13.9) and not stop.active(14)
+    assert hang.active(25, born_s=0) and not hang.active(19, born_s=0)
+    assert not hang.active(25, born_s=21)  # the process started after the hang is spared
+
+
+@pytest.mark.parametrize("bad", ["stop@10", "melt@1+1", "stop@-1+2", "stop@a+1"])
+def test_bad_fault_is_refused(bad):
+    with pytest.raises(ValueError):
+        parse_fault(bad)
+
+
+def test_unknown_kind_is_a_config_error(tmp_path):
+    p = agma("config", "check", env={"AGMA_SIM__FAULTS": '["melt@1+1"]'})
+    assert p.returncode == 78 and "sim.faults" in p.stderr and "melt" in p.stderr, p.stderr
