@@ -1,7 +1,7 @@
 """`agma bench` finds every bench in appliance/bench/ and keeps its names: `daemon` runs only when named.
 
 The benches moved out of the stages into one package; what a user types and reads must not move
-with them: the same names (and `ring`, the shared-memory crossing, added since), the same default set (all but `daemon`, which starts processes),
+with them: the same names (and `ring`, the shared-memory crossing, added since), the same default set (all but `daemon` and `camera`, which start a daemon),
 the same rows and the same one-line refusal of an unknown name.
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from appliance import bench
 from tests.helpers import agma, last_json
 
-NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring"}
+NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring", "camera"}
 
 
 def test_every_bench_module_registers_its_name():
     assert set(bench.load()) == NAMES
-    assert bench.default_names() == sorted(NAMES - {"daemon"})
+    assert bench.default_names() == sorted(NAMES - {"daemon", "camera"})
     assert all(m.startswith("appliance.bench.") for m in bench.MODULES)
 
 
