@@ -57,6 +57,10 @@ def _driver():
     return cuda
 
 
+#: Public name of the one pycuda import, for the TensorRT engine (appliance.pose.tensorrt_engine).
+driver = _driver
+
+
 def unavailable_reason() -> str | None:
     """Why the GPU path cannot run here (None when it can): no pycuda, no driver, no device."""
     try:

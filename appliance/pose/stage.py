@@ -44,4 +44,17 @@ def build(cfg, source) -> PoseStage:
         policy = CropPolicy(roi_xywh=tuple(cfg["pose.roi_px"]), track=cfg["pose.track"], convention=cfg["pose.convention"])
         return HeatmapPoseStage(OnnxEngine(path), Preprocessor(policy, flip_test=cfg["pose.flip_test"]),
                                 decoder=cfg["pose.decoder"])
+    if kind in ("tensorrt", "trt"):  # trt: is an alias
+        from .preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
+        from .tensorrt_engine import open_engine
+
+        engine = open_engine(path)  # one line: no such engine file, no TensorRT, sidecar missing or mismatching
+        if cfg["pose.flip_test"] and engine.max_batch < 4:
+            engine.close()
+            raise ConfigError(cfg.origins["pose.flip_test"], "pose.flip_test",
+                              f"{path} was built for batch {engine.max_batch}; the flip test needs 4 "
+                              "(agma engine build ... --batch 4)")
+        policy = CropPolicy(roi_xywh=tuple(cfg["pose.roi_px"]), track=cfg["pose.track"], convention=cfg["pose.convention"])
+        return HeatmapPoseStage(engine, Preprocessor(policy, flip_test=cfg["pose.flip_test"]),
+                                decoder=cfg["pose.decoder"])
     raise ConfigError(cfg.origins["pose.model"], "pose.model", f"the {kind} engine is not available in this build ({path})")
