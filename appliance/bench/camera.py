@@ -9,18 +9,12 @@ frame after it. Figures only: no bound is asserted (the targets are in the rows)
 """
 from __future__ import annotations
 
-import os
-import shutil
-import signal
 import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 
 from .. import bench
-from .daemon import _wait
+from .daemon import BenchDaemon
 
 FAULTS = '["stop@4+3", "hang@10+0", "crash@17+0"]'
 TARGETS_S = {"degraded": 2.0, "killed": 5.0, "back": 15.0}
@@ -56,31 +50,10 @@ def _delays(db: Path) -> list[dict]:
 
 @bench.register("camera", default=False)
 def bench_camera(args) -> list[dict]:
-    from ..status.control_socket import request
-
-    tmp = Path(tempfile.mkdtemp(prefix="agma-bench-camera-"))
-    sock = tmp / "agma.sock"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
-    env.update({"AGMA_STORE__DB": str(tmp / "bench.sqlite"), "AGMA_CAPTURE__SOURCE": "synthetic",
-                "AGMA_SIM__RENDER": "false", "AGMA_STORE__DUMP_DIR": "off", "AGMA_DAEMON__SOCKET": str(sock),
-                "AGMA_CAPTURE__PROCESS": "true", "AGMA_SIM__FAULTS": FAULTS})
-    proc = subprocess.Popen([sys.executable, "-m", "appliance", "daemon"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        def status():
-            try:
-                return request(sock, {"action": "status"}, timeout_s=5.0)
-            except Exception:
-                return None
-        _wait(lambda: (s := status()) and s.get("ready"), 120.0, "the daemon ready")
-        request(sock, {"action": "start"}, timeout_s=30.0)
+    with BenchDaemon(AGMA_CAPTURE__PROCESS="true", AGMA_SIM__FAULTS=FAULTS) as d:
+        d.wait_ready()
+        d.request("start")
         time.sleep(25.0)  # past the last fault and its recovery
-        request(sock, {"action": "stop"}, timeout_s=30.0)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-        return _delays(tmp / "bench.sqlite")
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        d.request("stop")
+        d.stop()
+        return _delays(d.db)

@@ -47,48 +47,75 @@ def _wait(check, timeout_s: float, what: str):
     raise RuntimeError(f"bench daemon: {what} not reached within {timeout_s:.0f} s")
 
 
+class BenchDaemon:
+    """A real `agma daemon` subprocess with the synthetic source in a temporary folder (``with``:
+    started, then SIGTERMed — SIGKILLed as a last resort — and its folder removed)."""
+
+    def __init__(self, **env_extra: str) -> None:
+        self.tmp = Path(tempfile.mkdtemp(prefix="agma-bench-daemon-"))
+        self.sock = self.tmp / "agma.sock"
+        self.db = self.tmp / "bench.sqlite"
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
+        env.update({"AGMA_STORE__DB": str(self.db), "AGMA_CAPTURE__SOURCE": "synthetic", "AGMA_SIM__RENDER": "false",
+                    "AGMA_STORE__DUMP_DIR": "off", "AGMA_DAEMON__SOCKET": str(self.sock), **env_extra})
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "BenchDaemon":
+        self.proc = subprocess.Popen([sys.executable, "-m", "appliance", "daemon"], env=self.env,
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                     start_new_session=True)
+        return self
+
+    def request(self, action: str, timeout_s: float = 30.0) -> dict:
+        from ..status.control_socket import request
+
+        return request(self.sock, {"action": action}, timeout_s=timeout_s)
+
+    def status(self) -> dict | None:
+        try:
+            return self.request("status", timeout_s=5.0)
+        except Exception:
+            return None
+
+    def wait_ready(self) -> None:
+        _wait(lambda: (s := self.status()) and s.get("ready"), 120.0, "the daemon ready")
+
+    def stop(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.proc.wait(timeout=60)
+
+    def __exit__(self, *exc) -> None:
+        try:
+            if self.proc is not None and self.proc.poll() is None:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 @bench.register("daemon", default=False)
 def bench_daemon(args) -> list[dict]:
-    from ..status.control_socket import request
-
     sessions = max(1, min(5, getattr(args, "repeat", 3)))
-    tmp = Path(tempfile.mkdtemp(prefix="agma-bench-daemon-"))
-    sock = tmp / "agma.sock"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGMA_")}
-    env.update({"AGMA_STORE__DB": str(tmp / "bench.sqlite"), "AGMA_CAPTURE__SOURCE": "synthetic",
-                "AGMA_SIM__RENDER": "false", "AGMA_STORE__DUMP_DIR": "off", "AGMA_DAEMON__SOCKET": str(sock)})
-    commit_s = float(env.get("AGMA_STORE__COMMIT_INTERVAL_S", "0.5"))
-    proc = subprocess.Popen([sys.executable, "-m", "appliance", "daemon"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        def status():
-            try:
-                return request(sock, {"action": "status"}, timeout_s=5.0)
-            except Exception:
-                return None
+    commit_s = float(os.environ.get("AGMA_STORE__COMMIT_INTERVAL_S", "0.5"))
+    with BenchDaemon() as d:
         t_boot = time.monotonic()
-        _wait(lambda: (s := status()) and s.get("ready"), 120.0, "the daemon ready")
+        d.wait_ready()
         boot_s = time.monotonic() - t_boot
-        idle = _cpu_share(proc.pid, 3.0)
+        idle = _cpu_share(d.proc.pid, 3.0)
         first, closed, recording = [], [], []
         for _ in range(sessions):
             t0 = time.monotonic()
-            answer = request(sock, {"action": "start"}, timeout_s=30.0)
+            answer = d.request("start")
             if not answer.get("ok"):
                 raise RuntimeError(f"bench daemon: start refused: {answer.get('error')}")
-            _wait(lambda: (s := status()) and s.get("frames", 0) > 0, 60.0, "the first stored frame")
+            _wait(lambda: (s := d.status()) and s.get("frames", 0) > 0, 60.0, "the first stored frame")
             first.append(time.monotonic() - t0)
-            recording.append(_cpu_share(proc.pid, 3.0))
+            recording.append(_cpu_share(d.proc.pid, 3.0))
             t0 = time.monotonic()
-            request(sock, {"action": "stop"}, timeout_s=30.0)
+            d.request("stop")
             closed.append(time.monotonic() - t0)
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
+        d.stop()
     n = f"{sessions} sessions"
     return [
         {"name": "start_to_first_stored_frame", "median_us": statistics.median(first) * 1e6,
