@@ -7,30 +7,16 @@ onto a USB stick could believe they had everything.
 from __future__ import annotations
 
 import sqlite3
-import threading
 import time
 
-from appliance import config
-from appliance.runtime import machine as m
-from appliance.runtime.record import record_session
 from tests.helpers import agma, last_json
-from tests.sim_keypoints import SimulatedKeypointModel
-from tests.store.recorded import SkippingSource, record
+from tests.store.recorded import live_recording, record
 
 
 def test_open_session_is_named_on_stderr_and_in_json(tmp_path):
     db = tmp_path / "box.sqlite"
     closed = record(db, seed=1, n_frames=30)["session_id"]
-    cfg = config.load(None, {"store.db": (str(db), "test"), "store.commit_interval_s": (0.05, "test"),
-                             "store.dump_dir": ("off", "test")}, environ={})
-    src = SkippingSource((), seed=2, n_frames=None, paced=True, render=False)  # a live camera, until stopped
-    out: dict = {}
-    boxes: list = []
-    thread = threading.Thread(target=lambda: out.setdefault("summary", record_session(
-        cfg, None, False, on_box=boxes.append, open_source=lambda: src,
-        build_pose=lambda info: SimulatedKeypointModel(1.0, 2))))
-    thread.start()
-    try:
+    with live_recording(db, commit_interval_s=0.05) as out:
         deadline, live = time.monotonic() + 120, None
         while live is None and time.monotonic() < deadline:
             time.sleep(0.1)
@@ -46,13 +32,7 @@ def test_open_session_is_named_on_stderr_and_in_json(tmp_path):
         usb = tmp_path / "usb"
         proc = agma("dump", "--new", "-o", str(usb), "--db", str(db), "--json")
         text = agma("dump", "--new", "-o", str(usb), "--db", str(db))
-    finally:
-        while not boxes and thread.is_alive():
-            time.sleep(0.05)
-        if boxes:
-            boxes[0].post(m.Shutdown("test", "stopped"))
-        thread.join(120)
-    assert not thread.is_alive() and out["summary"]["end_reason"] == "stopped"
+    assert out["summary"]["end_reason"] == "stopped"
     assert proc.returncode == 0, proc.stderr
     doc = last_json(proc)
     assert [(d["session_id"], d["status"]) for d in doc["dumps"]] == [(closed, "written")]

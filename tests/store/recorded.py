@@ -1,14 +1,18 @@
 """Real recordings for the research-data tests: the runtime (as `agma record` runs it), the synthetic source, the keypoint stand-in."""
 from __future__ import annotations
 
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from appliance import config
 from appliance.capture.synthetic import SyntheticSource
 from tests.sim_keypoints import SimulatedKeypointModel
+from appliance.runtime import machine as m
 from appliance.runtime.record import record_session
+from tests.helpers import DEADLINE_S, wait_until
 
 
 class SkippingSource(SyntheticSource):
@@ -33,6 +37,30 @@ def record(db: Path, *, seed: int = 0, n_frames: int = 60, noise_px: float = 2.0
     src = SkippingSource(skip, seed=seed, n_frames=n_frames, paced=False, render=False)
     return record_session(cfg, n_frames / 30.0, True, open_source=lambda: src,
                           build_pose=lambda info: SimulatedKeypointModel(noise_px, seed))
+
+
+@contextlib.contextmanager
+def live_recording(db: Path, commit_interval_s: float) -> Iterator[dict]:
+    """A live session (a paced synthetic camera, until stopped) recording into db in a thread, as
+    `agma record` runs it; on leaving, the session is stopped (as Ctrl-C would) and the thread
+    joined. The yielded dict holds the summary afterwards (key "summary")."""
+    cfg = config.load(None, {"store.db": (str(db), "test"), "store.commit_interval_s": (commit_interval_s, "test"),
+                             "store.dump_dir": ("off", "test")}, environ={})
+    src = SkippingSource((), seed=2, n_frames=None, paced=True, render=False)
+    out: dict = {}
+    boxes: list = []
+    thread = threading.Thread(target=lambda: out.setdefault("summary", record_session(
+        cfg, None, False, on_box=boxes.append, open_source=lambda: src,
+        build_pose=lambda info: SimulatedKeypointModel(1.0, 2))), name="test-recording")
+    thread.start()
+    try:
+        yield out
+    finally:
+        wait_until(lambda: boxes or not thread.is_alive(), "the runtime open")
+        if boxes:
+            boxes[0].post(m.Shutdown("test", "stopped"))
+        thread.join(DEADLINE_S)
+    assert not thread.is_alive(), "the recorder did not stop"
 
 
 def session_rows(db: Path, uid: str, table: str, order: str) -> list[tuple]:

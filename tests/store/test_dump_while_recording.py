@@ -13,16 +13,11 @@ each with a generous deadline.
 from __future__ import annotations
 
 import sqlite3
-import threading
 
-from appliance import config
-from tests.helpers import DEADLINE_S, wait_until
-from tests.sim_keypoints import SimulatedKeypointModel
-from appliance.runtime import machine as m
-from appliance.runtime.record import record_session
 from appliance.files import sha256_file
 from appliance.store.dump import dump_session
-from tests.store.recorded import SkippingSource, record, session_rows
+from tests.helpers import wait_until
+from tests.store.recorded import live_recording, record, session_rows
 
 
 def _live(db, more_than: int) -> str | None:
@@ -48,16 +43,7 @@ def test_dumps_during_a_live_recording(tmp_path):
     closed = record(db, seed=1, n_frames=90)
     first = dump_session(db, closed["session_id"], tmp_path / "before.sqlite")
 
-    cfg = config.load(None, {"store.db": (str(db), "test"), "store.commit_interval_s": (0.02, "test"),
-                             "store.dump_dir": ("off", "test")}, environ={})
-    src = SkippingSource((), seed=2, n_frames=None, paced=True, render=False)  # a live camera, 30 fps
-    out: dict = {}
-    boxes: list = []
-    thread = threading.Thread(target=lambda: out.setdefault("summary", record_session(
-        cfg, None, False, on_box=boxes.append, open_source=lambda: src,
-        build_pose=lambda info: SimulatedKeypointModel(1.0, 2))))
-    thread.start()
-    try:
+    with live_recording(db, commit_interval_s=0.02) as out:
         live_uid = wait_until(lambda: _live(db, 5), "the live session committed frames")
         dumps_of_open = []
         for i in range(4):
@@ -67,11 +53,6 @@ def test_dumps_during_a_live_recording(tmp_path):
             again = dump_session(db, closed["session_id"], tmp_path / f"during{i}.sqlite")
             assert again.sha256 == first.sha256  # the closed session's dump does not move
             dumps_of_open.append(dump_session(db, live_uid, tmp_path / f"open{i}.sqlite"))
-    finally:
-        wait_until(lambda: boxes, "the runtime open")
-        boxes[0].post(m.Shutdown("test", "stopped"))
-        thread.join(DEADLINE_S)
-    assert not thread.is_alive(), "the recorder did not stop"
     summary = out["summary"]
     assert summary["end_reason"] == "stopped", summary
 
