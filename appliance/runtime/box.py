@@ -341,6 +341,8 @@ class Box:
         return None
 
     def _dispatch(self, event) -> None:
+        if isinstance(event, m.EngineFailed) and not self.options.exit_after_session:
+            log.error("engine: %s", event.detail)  # `agma record` raises the build error itself: one line
         if isinstance(event, _ButtonPress):
             event = self._press_event(event)
             if event is None:

@@ -344,9 +344,8 @@ class InferenceLoop:
             warm_up = getattr(pose, "warm_up", None)
             if warm_up is not None:
                 warm_up()
-        except BaseException as exc:
+        except BaseException as exc:  # reported once, by the runtime (a log line) or `agma record` (its error line)
             self.build_error = exc
-            log.error("engine: %s", exc)
             self.post(m.EngineFailed(str(exc)))
             return False
         self.pose = pose
