@@ -18,7 +18,7 @@ cannot quietly allow a backward edge:
 |----------|--------------------------------|----------------------------------------------------------|
 | neutral  | appliance (its __version__),   | neutral; config also the stages' dependency-free fact    |
 |          | errors, files, joints, frames, | modules (CONFIG_FACTS: the config takes each shared fact |
-|          | output, config                 | from the module that owns it)                            |
+|          | output, config, events         | from the module that owns it)                            |
 | capture  | appliance/capture/             | neutral                                                  |
 | pose     | appliance/pose/                | neutral (capture's frame types only through frames.py)   |
 | stereo   | appliance/stereo/              | neutral (keypoints and calibration through frames.py)    |
@@ -46,7 +46,7 @@ ORDER = ("neutral", "capture", "pose", "stereo", "store", "status", "runtime", "
 
 #: Top-level modules every layer may import (the package itself: its __version__).
 NEUTRAL = frozenset({"appliance", "appliance.errors", "appliance.files", "appliance.joints", "appliance.frames",
-                     "appliance.output", "appliance.config"})
+                     "appliance.output", "appliance.config", "appliance.events"})
 
 #: The config table takes each fact it shares with a stage from the stage's dependency-free module
 #: that owns it (tests/test_config_owners.py): these exact modules, nothing else of the stages.

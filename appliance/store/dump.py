@@ -56,7 +56,7 @@ _SELF_DOC = (
     ("data_dictionary", "meaning", "", "What the column holds, with its NULL rule."),
 )
 _COPY_ALL = ("meta", "joint_names")  # small fixed tables: every row
-_NEVER_COPY = ("data_dictionary",)  # rebuilt for each dump
+_NEVER_COPY = ("data_dictionary", "mqtt_outbox")  # rebuilt for each dump; the box's own delivery queue
 SHA256_SUFFIX = ".sha256"
 
 

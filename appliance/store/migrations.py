@@ -127,9 +127,17 @@ def _v2_compact_joints(conn: sqlite3.Connection) -> None:
     conn.execute(_V3_TRAJECTORY_VIEW)
 
 
+def _v3_mqtt_outbox(conn: sqlite3.Connection) -> None:
+    # Created empty: every event already in the file counts as delivered, so enabling MQTT never
+    # floods the monitoring desk with history (only events raised while MQTT is configured queue).
+    conn.execute("CREATE TABLE mqtt_outbox (\n  event_id INTEGER PRIMARY KEY REFERENCES events(id),\n"
+                 "  queued_at_ns INTEGER NOT NULL\n)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions.continues_session", _v1_sessions_continues_session),
     Migration(2, "joints stored compact: joint_samples and the view joints", _v2_compact_joints),
+    Migration(3, "mqtt_outbox: events waiting for the broker", _v3_mqtt_outbox),
 )
 
 

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..events import EVENT_KINDS
 from ..joints import JOINT_NAMES
 from ..stereo.reasons import REASONS
 
-SCHEMA_VERSION = 3  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints
+SCHEMA_VERSION = 4  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints; 4: mqtt_outbox
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
 
 
@@ -140,10 +141,14 @@ TABLES: tuple[Table, ...] = (
         Column("id", "INTEGER PRIMARY KEY", "", "Row id."),
         Column("session_id", "INTEGER REFERENCES sessions(id)", "", "sessions.id; NULL for box-level events."),
         Column("t_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When it happened."),
-        Column("kind", "TEXT NOT NULL", "", "Event kind: session_started, session_ended (detail starts with the end reason), "
-               "session_recovered (closed as interrupted by the next recorder after a crash), session_continues (a session "
-               "resuming an interrupted one), schema_migrated (session_id NULL); later issues add kinds."),
+        Column("kind", "TEXT NOT NULL", "", "Event kind, one of: " + "; ".join(
+            f"{k} ({v[0].lower() + v[1:].rstrip('.')})" for k, v in EVENT_KINDS.items()) + "."),
         Column("detail", "TEXT", "", "Human-readable detail or JSON; NULL when none."),
+    )),
+    Table("mqtt_outbox", "Events waiting for the MQTT broker's acknowledgement (store/outbox.py): a row is added with "
+          "each event raised while MQTT is configured and deleted on PUBACK. Not research data: dumps leave it out.", (
+        Column("event_id", "INTEGER PRIMARY KEY REFERENCES events(id)", "", "events.id of the event to deliver."),
+        Column("queued_at_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When it was queued."),
     )),
     Table("ground_truth", "Simulation and annotated replays only: the true joints of each stored frame.", (
         Column("session_id", "INTEGER NOT NULL", "", "sessions.id."),

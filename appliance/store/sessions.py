@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
+from ..events import check_kind
 from ..frames import RectifiedCalibration
 from .schema import END_REASONS
 
@@ -43,8 +44,9 @@ def calibration_id(conn: sqlite3.Connection, c: RectifiedCalibration) -> int:
 
 def add_event(conn: sqlite3.Connection, session_id: int | None, kind: str, detail: str | None = None,
               t_ns: int | None = None) -> None:
+    """One events row; kind must be one of appliance/events.py EVENT_KINDS (ValueError otherwise)."""
     conn.execute("INSERT INTO events(session_id, t_ns, kind, detail) VALUES (?, ?, ?, ?)",
-                 (session_id, time.time_ns() if t_ns is None else t_ns, kind, detail))
+                 (session_id, time.time_ns() if t_ns is None else t_ns, check_kind(kind), detail))
 
 
 def open_session(conn: sqlite3.Connection, *, box_id: str, bed_label: str, source: str, model: str,

@@ -61,7 +61,7 @@ import numpy as np
 from ..errors import AgmaError
 from ..frames import Pose3D
 from ..joints import NUM_JOINTS
-from . import diskguard, integrity, migrations, recovery
+from . import diskguard, integrity, migrations, outbox, recovery
 from .lock import DatabaseLock, resolved
 from .schema import INVALID_CODE_BY_REASON, SCORE_SCALE, UV_SCALE, XYZ_SCALE
 
@@ -237,13 +237,15 @@ class StoreWriter:
 
     min_free_mb: below this much free space after a commit the writer sets ``disk_full``
     (0: only a failed commit does). After ``start``: ``recovered`` lists the sessions closed as
-    interrupted, ``migrations`` the schema migrations applied. ``error``: None while the writer
+    interrupted, ``migrations`` the schema migrations applied. queue_events: MQTT is configured, so
+    each event row this writer inserts also enters ``mqtt_outbox`` (store/outbox.py). ``error``: None while the writer
     works; once it has failed, the StoreWriterError that ended it (the session ends as error).
     """
 
     def __init__(self, path: Path, commit_interval_s: float = 0.5, queue_frames: int = 512,
-                 min_free_mb: float = 0.0) -> None:
+                 min_free_mb: float = 0.0, queue_events: bool = False) -> None:
         self.path = Path(path)
+        self.queue_events = queue_events  # MQTT configured: every event this writer inserts is queued (store/outbox.py)
         self.commit_interval_s = commit_interval_s
         self.min_free_bytes = int(min_free_mb * diskguard.MB)
         self.disk_full = False
@@ -369,6 +371,8 @@ class StoreWriter:
         try:
             conn.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
             conn.execute("PRAGMA foreign_keys = ON")
+            if self.queue_events:
+                outbox.enable(conn)
             with transaction(conn):
                 closed = recovery.close_at_last_frame(conn, session_id, end_reason, dropped_frames, detail)
         finally:
@@ -447,6 +451,8 @@ class StoreWriter:
     def _open(self) -> sqlite3.Connection:
         conn, self.migrations = open_database(self.path)
         try:
+            if self.queue_events:  # before recovery: its session_recovered events go out too
+                outbox.enable(conn)
             with transaction(conn):
                 self.recovered = recovery.close_interrupted(conn, self._db_lock.previous_holder)
             self._check_disk()
