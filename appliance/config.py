@@ -101,6 +101,13 @@ def _box_id(value: str) -> str | None:
     return None
 
 
+def _topic_level(value: str) -> str | None:
+    """An MQTT topic prefix: one or more levels without wildcards, not starting or ending with '/'."""
+    if not value or value.startswith("/") or value.endswith("/") or "//" in value or any(c in value for c in "#+\x00"):
+        return "expected topic levels like 'agma' or 'hospital/nicu' (no '#', '+', leading, trailing or double '/')"
+    return None
+
+
 def _roi(value: list) -> str | None:
     if len(value) != 4 or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in value):
         return "expected 4 numbers [x, y, width, height]"
@@ -119,7 +126,7 @@ def _named(pairs: tuple[tuple[str, str], ...]) -> str:
 _RULES = ValidityRules()
 
 KEYS: tuple[Key, ...] = (
-    Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid, dump file name and MQTT topic (MQTT: not built yet): "
+    Key("box.id", str, "agma-dev", "", "Name of this box; first part of every session uid, dump file name and MQTT topic: "
         f"1-{BOX_ID_MAX_CHARS} letters, digits, '.', '_' or '-', starting with a letter or digit. No patient data.", check=_box_id),
     Key("box.bed_label", str, "", "", "Bed or warmer label shown with each session (a place, never a patient identifier)."),
     Key("capture.source", str, "synthetic", "", f"Frame source: {_named(SOURCES)}.", choices=SOURCE_NAMES),
@@ -154,6 +161,7 @@ KEYS: tuple[Key, ...] = (
     Key("store.max_session_s", float, 3600.0, "s", "Longest session without a requested duration: it ends by itself (as duration) after this many seconds of frames at the source's rate, and the disk guard reserves room for that long at start.", minimum=0.0, min_exclusive=True, maximum=7 * 86400.0),
     Key("store.resume_after_crash_s", float, 300.0, "s", "The daemon continues a recording interrupted (crash, kill, power cut) less than this long ago as a new session pointing to it (sessions.continues_session); 0 never resumes. `agma record` never resumes.", minimum=0.0, maximum=86400.0),
     Key("store.dump_dir", str, "", "path", "Folder where each finished session's standalone dump waits to be pulled (<uid>.sqlite, then <uid>.sqlite.sha256 once complete); empty: dumps/ beside the database; off: no dumps are written. Nothing there is deleted automatically."),
+    Key("store.warn_free_mb", float, 2048.0, "MB", "Free space beside the database below which a disk_low event is raised (once; again after it recovered): a warning for the desk before store.min_free_mb ends a session.", minimum=0.0),
     Key("pipeline.queue_frames", int, 4, "frames", "Bound of the capture-to-inference queue; when inference falls behind a live source the oldest frame is dropped (counted).", minimum=1, maximum=1000),
     # the box's button and status LED (status/gpio.py; wiring and patterns in docs/controls.md)
     Key("button.enabled", bool, False, "", "Drive the start/stop button and the status LED on the GPIO header (the box; off on a development machine). Needs the GPIO library: pip install 'agma-appliance[box]'."),
@@ -167,10 +175,32 @@ KEYS: tuple[Key, ...] = (
     Key("camera.hang_after_s", float, 3.0, "s", "capture.process: a capture process alive but without a heartbeat for this long is hung: killed and replaced (a camera_restarted event).", minimum=0.1, maximum=600.0),
     Key("camera.idle_fps", float, 2.0, "frames/s", "capture.process: while no session records, the capture process keeps grabbing but publishes only this many frames per second (camera health stays known).", minimum=0.1, maximum=120.0),
     Key("camera.lost_after_s", float, 1.0, "s", "No frame for this long: the camera counts as lost (status degraded, a camera_lost event; a session stays open and its frame_index shows the gap).", minimum=0.05, maximum=60.0),
+    Key("camera.restart_window_s", float, 60.0, "s", "capture.process: more than 5 capture-process failures (hung, crashed) within this long make the camera `error` (the daemon stays up, says so, and retries every 30 s). Shorter only for tests and demonstrations.", minimum=1.0, maximum=3600.0),
     Key("supervisor.stall_after_s", float, 3.0, "s", "A stage (inference, writer, a status sink) whose loop has not turned for this long is stalled: health error naming it. Waiting for an absent camera is not a stall.", minimum=0.1, maximum=600.0),
     Key("supervisor.join_timeout_s", float, 5.0, "s", "At shutdown, how long the runtime waits for its threads; one still stuck in a device call after it is logged by name and the process ends anyway (os._exit) with the exit code it would have had.", minimum=0.1, maximum=600.0),
     Key("daemon.socket", str, "", "path", "The daemon's local control socket (Unix stream, one JSON request per line); empty: agma.sock beside the database."),
     Key("daemon.socket_group", str, "", "", "Group whose members may use the control socket (mode 0660); empty: only root and the daemon's own user."),
+    Key("mqtt.enabled", bool, False, "", "Publish availability, status, stats and events to an MQTT broker and take commands from it (docs/mqtt.md). Off: nothing is sent and no event is queued for a broker."),
+    Key("mqtt.host", str, "localhost", "", "Broker host name or address (the box's local Mosquitto, bridged to the hospital's: docs/mqtt.md)."),
+    Key("mqtt.port", int, 1883, "", "Broker port (8883 is the usual one for TLS).", minimum=1, maximum=65535),
+    Key("mqtt.prefix", str, "agma", "", "First level of every topic: <prefix>/<box.id>/<topic>.", check=_topic_level),
+    Key("mqtt.keepalive_s", int, 30, "s", "MQTT keepalive: the broker sends the Last Will (availability offline) after 1.5 times this without a packet.", minimum=5, maximum=3600),
+    Key("mqtt.heartbeat_s", float, 10.0, "s", "The retained status is republished at least this often (and on every change and reconnect); a desk counts a box stale after 3 of these without one.", minimum=0.5, maximum=3600.0),
+    Key("mqtt.stats_s", float, 60.0, "s", "How often the stats topic is published (temperatures, power mode, GPU, CPU, memory, stage latencies).", minimum=1.0, maximum=86400.0),
+    Key("mqtt.cmd_max_age_s", float, 30.0, "s", "A command whose sent_at is older than this is refused as stale.", minimum=1.0, maximum=86400.0),
+    Key("mqtt.username", str, "", "", "Username at the broker (with the example ACL: the box's own id); empty: none."),
+    Key("mqtt.password_file", str, "", "path", "File holding the broker password (its first line), readable by the daemon only; empty: no password."),
+    Key("mqtt.tls_ca", str, "", "path", "CA certificate (PEM) that signed the broker's certificate; set: the connection uses TLS and verifies the broker."),
+    Key("mqtt.tls_cert", str, "", "path", "Client certificate (PEM) for brokers that authenticate boxes by certificate; needs mqtt.tls_key."),
+    Key("mqtt.tls_key", str, "", "path", "Private key (PEM) of mqtt.tls_cert."),
+    Key("ward.host", str, "localhost", "", "agma ward: the broker the monitoring desk reads (--broker overrides it)."),
+    Key("ward.port", int, 1883, "", "agma ward: broker port.", minimum=1, maximum=65535),
+    Key("ward.prefix", str, "agma", "", "agma ward: the boxes' mqtt.prefix.", check=_topic_level),
+    Key("ward.username", str, "", "", "agma ward: the monitor account (under the example ACL only monitors read every box)."),
+    Key("ward.password_file", str, "", "path", "agma ward: file holding the monitor account's password."),
+    Key("ward.tls_ca", str, "", "path", "agma ward: CA certificate of the broker (TLS)."),
+    Key("ward.tls_cert", str, "", "path", "agma ward: client certificate, when the broker wants one."),
+    Key("ward.tls_key", str, "", "path", "agma ward: private key of ward.tls_cert."),
 )
 KEY_BY_PATH: dict[str, Key] = {k.path: k for k in KEYS}
 

@@ -3,15 +3,23 @@
 CUDA-initialised parent cannot use CUDA).
 
 Protocol (JSON lines): the parent writes one description on stdin — the config's values, the
-ring's name, whether the source is live, the wall-clock origin of the faults (kept across
-restarts) — then ``{"feed": true|false}`` lines; the child answers one line on stdout,
-``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>"}``. Frames then
-go through the shared-memory ring (capture/ring.py), never through the pipe.
+ring's name, whether the source is live, the wall-clock origin of the camera's clock and of the
+faults (kept across restarts), the hang/crash faults that have already fired — then
+``{"feed": true|false}`` lines; the child answers one line on stdout,
+``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>"}``, and
+``{"fault": "<KIND@START+DURATION>"}`` right before it hangs or crashes by an injected fault.
+Frames then go through the shared-memory ring (capture/ring.py), never through the pipe.
+
+The clock (capture/faults.py): the synthetic source runs on the origin's clock (its frame ``i`` is
+captured at ``t_origin_ns + i / fps``), so a restarted child continues the same clock and frame
+counter, and faults act on the delivered frame's own time.
 
 The child dies with its parent: EOF on stdin (the parent closed it or died) ends it, and
 PR_SET_PDEATHSIG (SIGKILL) covers a parent killed while the child is stuck in a device call.
 While not fed, it keeps grabbing but publishes at ``camera.idle_fps`` (camera health stays known
-without pushing 5.5 MB frame pairs through the ring all day). ``sim.faults`` are applied here.
+without pushing 5.5 MB frame pairs through the ring all day); until the parent's first feed line
+it publishes every frame (a child started during a session loses none before it is told).
+``sim.faults`` are applied here.
 """
 from __future__ import annotations
 
@@ -47,7 +55,7 @@ class _Control:
     """The parent's lines after the description: feeding on/off; EOF ends the process."""
 
     def __init__(self) -> None:
-        self.feeding = False
+        self.feeding: bool | None = None  # None: not told yet (publish every frame)
         self._thread = threading.Thread(target=self._run, name="capture-control", daemon=True)
         self._thread.start()
 
@@ -68,11 +76,10 @@ def main() -> int:
     cfg = Config(values=desc["values"], origins=desc["origins"], file=desc.get("file"))
     faults = parse_faults(cfg["sim.faults"])
     t_origin_ns = int(desc["t_origin_ns"])
+    fired = frozenset(desc.get("fired", ()))
 
     def since_origin() -> float:
         return (time.time_ns() - t_origin_ns) / 1e9
-
-    born_s = since_origin()
 
     if any(f.kind == "absent" and f.active(since_origin()) for f in faults):
         _say({"absent": "camera absent (fault injected)"})
@@ -86,6 +93,9 @@ def main() -> int:
         _say({"absent": f"{type(exc).__name__}: {exc}"})
         return 0
     cal = source.calibration
+    on_origin = hasattr(source, "t_origin_ns")  # the synthetic source: it runs on the origin's clock
+    if on_origin:
+        source.t_origin_ns = t_origin_ns
     ring = None  # made at the first frame, the size of its images (1x1 for an unrendered simulation)
     control = None
     idle_period_s = 1.0 / float(cfg["camera.idle_fps"])
@@ -99,17 +109,21 @@ def main() -> int:
                                  "has_truth": bool(source.has_truth), "fps": float(source.fps_nominal),
                                  "seed": cfg["sim.seed"]}})
                 control = _Control()
-            now_s = since_origin()
-            if any(f.kind == "crash" and f.active(now_s, born_s) for f in faults):
-                os._exit(CRASH_STATUS)
-            if any(f.kind == "hang" and f.active(now_s, born_s) for f in faults):
-                while True:  # blocked in grab for ever, no heartbeat: only SIGKILL ends this
-                    time.sleep(3600)
+            # the frame's own time on the origin's clock (else the wall clock's): a slow process
+            # cannot deliver a frame captured inside a fault after the fault's end
+            now_s = (frame.t_ns - t_origin_ns) / 1e9 if on_origin else since_origin()
+            for f in faults:
+                if f.kind in ("crash", "hang") and f.active(now_s, fired):
+                    _say({"fault": f.text()})  # before acting: the replacement is spared
+                    if f.kind == "crash":
+                        os._exit(CRASH_STATUS)
+                    while True:  # blocked in grab for ever, no heartbeat: only SIGKILL ends this
+                        time.sleep(3600)
             ring.beat()
             if any(f.kind == "stop" and f.active(now_s) for f in faults):
-                continue  # the cable is out: no frame, but the process is alive
+                continue  # the cable is out: no frame, but the process is alive (its clock runs on)
             mono = time.monotonic()
-            if not control.feeding and mono - last_publish < idle_period_s:
+            if control.feeding is False and mono - last_publish < idle_period_s:
                 continue
             ring.publish(frame.index, frame.t_ns, frame.left, frame.right)
             last_publish = mono

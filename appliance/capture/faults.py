@@ -6,6 +6,12 @@ beating), ``hang`` (the process blocks in grab and never returns until killed; D
 ``crash`` (the process exits non-zero; DURATION 0), ``absent`` (the device is missing at open for
 DURATION). Applied inside the capture process to the synthetic source, so the real supervision
 code is what a test exercises.
+
+The clock: a fault acts on the time of the frame the source delivers (its ``t_ns`` since the
+origin), not on when the process gets round to it, so the first frame after a fault has ``t_ns``
+at or after the fault's end however slow the machine. A hang or a crash acts once, in the first
+capture process whose clock reaches its start; the process says so (capture/child.py) before
+acting, and its replacements are told which ones have fired (``fired``, by ``text()``).
 """
 from __future__ import annotations
 
@@ -25,12 +31,12 @@ class Fault:
     start_s: float
     duration_s: float
 
-    def active(self, t_s: float, born_s: float = 0.0) -> bool:
-        """Whether the fault acts at t_s (seconds since the source was first opened) in a capture
-        process started at born_s: stop and absent during [start, start + duration); hang and crash
-        once, in the process that was running at their start (its replacement is spared)."""
+    def active(self, t_s: float, fired=frozenset()) -> bool:
+        """Whether the fault acts at t_s (seconds since the source was first opened): stop and
+        absent during [start, start + duration); hang and crash from their start on unless their
+        ``text()`` is in ``fired`` (they act once: the replacement of the process they hit is spared)."""
         if self.kind in ("hang", "crash"):
-            return born_s < self.start_s <= t_s
+            return self.start_s <= t_s and self.text() not in fired
         return self.start_s <= t_s < self.start_s + self.duration_s
 
     def text(self) -> str:

@@ -155,6 +155,12 @@ class SyntheticSource:
     camera (True) or as fast as asked (False). render: draw images (else 1x1 placeholders, for
     benchmarks of the rest of the path). clock, wait: the pacing's monotonic clock (seconds) and
     its wait (seconds -> True when closed meanwhile); tests inject a simulated pair.
+
+    t_origin_ns (ns since the epoch; None: the start of ``frames()``): the camera's clock origin.
+    Frame ``i`` is captured at ``t_origin_ns + i / fps`` and shows the infant at ``i / fps`` s,
+    and ``frames()`` starts at the first slot not before now: a capture process restarted with
+    the same origin continues the same clock and frame counter (a hole of the gap's length,
+    never a repeated index), as a ZED keeps its epoch clock across a replug.
     """
 
     name = "synthetic"
@@ -162,8 +168,10 @@ class SyntheticSource:
 
     def __init__(self, seed: int = 0, fps: float = 30.0, n_frames: int | None = None, paced: bool = True,
                  render: bool = True, calibration: RectifiedCalibration = SIMULATED_ZED2_HD720,
-                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None) -> None:
+                 clock: Callable[[], float] = time.monotonic, wait: Callable[[float], bool] | None = None,
+                 t_origin_ns: int | None = None) -> None:
         self.seed, self.fps_nominal, self.n_frames, self.paced = seed, float(fps), n_frames, paced
+        self.t_origin_ns = t_origin_ns
         self.calibration = calibration
         self.motion = InfantMotion(seed)
         self.renderer = Renderer(calibration, self.motion.bed_depth_mm) if render else None
@@ -185,14 +193,20 @@ class SyntheticSource:
     def frames(self) -> Iterator[StereoFrame]:
         start_wall_ns = time.time_ns()
         start_mono = self._clock()
-        index = 0
-        while not self._closed.is_set() and (self.n_frames is None or index < self.n_frames):
-            if self.paced:
-                delay = start_mono + index / self.fps_nominal - self._clock()
+        origin_ns, index = start_wall_ns, 0
+        if self.t_origin_ns is not None:  # continue the origin's clock: the first slot not before now
+            origin_ns = int(self.t_origin_ns)
+            index = max(0, math.ceil((start_wall_ns - origin_ns) * self.fps_nominal / 1e9))
+        delivered = 0
+        while not self._closed.is_set() and (self.n_frames is None or delivered < self.n_frames):
+            t_ns = origin_ns + round(index * 1e9 / self.fps_nominal)
+            if self.paced:  # slot `index` on the pacing clock: start_mono is start_wall_ns
+                delay = start_mono + (t_ns - start_wall_ns) / 1e9 - self._clock()
                 if delay > 0 and self._wait(delay):
                     break
-            yield self.frame_at(index, start_wall_ns + round(index * 1e9 / self.fps_nominal))
+            yield self.frame_at(index, t_ns)
             index += 1
+            delivered += 1
 
     def close(self) -> None:
         self._closed.set()

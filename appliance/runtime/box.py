@@ -113,6 +113,7 @@ class _Session:
     stored_at_open: int
     dropped_writer_at_open: int
     continues_uid: str | None = None
+    started_at_ns: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,8 @@ class Box:
         self._replies: dict[int, Future] = {}
         self._tokens = itertools.count(1)
         self.capture = CaptureLoop(open_source, self.post, live=options.live, queue_frames=cfg["pipeline.queue_frames"],
-                                   lost_after_s=cfg["camera.lost_after_s"], read_while_idle=options.read_while_idle)
+                                   lost_after_s=cfg["camera.lost_after_s"], read_while_idle=options.read_while_idle,
+                                   restart_window_s=cfg["camera.restart_window_s"])
         self.inference = InferenceLoop(build_pose, self.capture.source_ready, lambda: self.capture.source_info,
                                        self.capture.frames, ValidityRules.from_config(cfg), lambda: self.writer, self.post,
                                        live=options.live)
@@ -162,6 +164,7 @@ class Box:
         self._health: Health | None = None
         self._disk_free_mb = float("nan")
         self._disk_checked = 0.0
+        self._disk_low = False  # a disk_low event was raised and free space has not recovered since
         self._store_retry_at: float | None = None
         self._store_attempt = 0
         self._exit = False
@@ -204,7 +207,7 @@ class Box:
     def _new_writer(self) -> StoreWriter:
         cfg = self.cfg
         return StoreWriter(self.db_path, cfg["store.commit_interval_s"], cfg["store.queue_frames"],
-                           min_free_mb=cfg["store.min_free_mb"])
+                           min_free_mb=cfg["store.min_free_mb"], queue_events=cfg["mqtt.enabled"])
 
     def close(self, deadline_s: float | None = None) -> list[str]:
         """Stop every thread and join them within the deadline (supervisor.join_timeout_s);
@@ -416,7 +419,7 @@ class Box:
         self.inference.reset_tracking()
         self.session = _Session(db_id=row.id, uid=row.uid, bed_label=bed, feed=feed, t0_mono=time.monotonic(),
                                 stored_at_open=writer.stored_frames, dropped_writer_at_open=writer.dropped_frames,
-                                continues_uid=continues.uid if continues else None)
+                                continues_uid=continues.uid if continues else None, started_at_ns=row.started_at_ns)
         self._rate.reset()
         self.capture.begin_session(feed)
         log.info("session %s started (origin %s, db %s)%s", row.uid, a.origin, self.db_path,
@@ -595,6 +598,19 @@ class Box:
             self._retry_store(now)
         self._refresh_health(now)
 
+    def _judge_disk_low(self) -> None:
+        """A disk_low event when free space falls below store.warn_free_mb; once, until it recovers
+        (by 10 %, so a level hovering at the threshold does not raise one per check)."""
+        warn = self.cfg["store.warn_free_mb"]
+        free = self._disk_free_mb
+        if not math.isfinite(free) or warn <= 0:
+            return
+        if not self._disk_low and free < warn:
+            self._disk_low = True
+            self._record_event("disk_low", f"{free:.0f} MB free beside {self.db_path} (warning below {warn:.0f} MB)")
+        elif self._disk_low and free > warn * 1.1:
+            self._disk_low = False
+
     def _retry_store(self, now: float) -> None:
         """The daemon reopens a failed store with backoff and accepts starts once it opens."""
         if self._store_retry_at is None:
@@ -628,15 +644,20 @@ class Box:
                 self._disk_free_mb = diskguard.free_bytes(self.db_path) / diskguard.MB
             except OSError:
                 self._disk_free_mb = float("nan")
+            self._judge_disk_low()
         ages = {}
         if self.state.engine == "ready":
             ages["inference"] = self.inference.heartbeat.age_s(now)
         if self.writer is not None and self.writer.error is None:
             ages["store-writer"] = max(0.0, now - self.writer.heartbeat)
+        mqtt, mqtt_detail = "off", None
         for sink in self.sinks:
             hb = getattr(sink, "heartbeat", None)
             if isinstance(hb, float):
                 ages[sink.name] = max(0.0, now - hb)
+            link = getattr(sink, "link", None)  # a broker link's condition (status/mqtt.py): never a stall
+            if link is not None:
+                mqtt, mqtt_detail = link
         stalled = judge_stalls(ages, self.cfg["supervisor.stall_after_s"])
         st, s = self.state, self.session
         health, error = st.health, st.error
@@ -647,6 +668,8 @@ class Box:
         dropped = 0
         if s is not None and w is not None:
             dropped = s.feed.dropped_capture + (w.dropped_frames - s.dropped_writer_at_open)
+        inf = self.inference
+        reader = getattr(self.capture.source, "reader", None)  # the capture process's ring, when there is one
         self._health = Health(
             state=st.state, health=health, error=error, session_id=st.session_uid, bed_label=st.bed_label,
             frames=st.frames, fps=self._rate.rate() if s is not None else 0.0, dropped_frames=dropped,
@@ -654,4 +677,10 @@ class Box:
             disk_free_mb=self._disk_free_mb, source_opens=self.capture.source_opens,
             engine_loads=self.inference.engine_loads, ready=st.ready, last_end_reason=st.last_end_reason,
             ended_by_itself=st.ended_by_itself, stalled=stalled, heartbeat_age_s=ages,
-            queue_depths={"frames": self.capture.frames.qsize()})
+            queue_depths={"frames": self.capture.frames.qsize()},
+            session_started_ns=s.started_at_ns if s is not None else None,
+            valid_joint_ratio=(inf.session_valid_joints / inf.session_joints
+                               if s is not None and inf.session_joints else float("nan")),
+            latency_ms={name: w.percentiles() for name, w in inf.latency.items()},
+            ring_overruns=getattr(reader, "overruns", 0), ring_dropped=getattr(reader, "dropped", 0),
+            mqtt=mqtt, mqtt_detail=mqtt_detail)

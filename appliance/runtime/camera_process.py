@@ -15,6 +15,12 @@ its frames from the shared-memory ring (capture/ring.py) and judges it from the 
 The capture loop (runtime/stages.py) opens a new ProcessSource after a failure and reports
 ``camera_restarted`` with the failure as its detail. Enabled by ``capture.process``.
 
+One clock for all of a runtime's capture processes: ``t_origin_ns`` (the synthetic source's clock
+origin and the faults' time zero) and ``fired`` (the hang/crash faults that have acted, collected
+from each failed process's last lines) are shared by the ProcessSources of one source opener
+(runtime/factories.py), so a replacement continues the same clock and is spared the fault that
+felled its predecessor.
+
 The synthetic source's ground truth is a pure function of its frame index: it is recomputed here
 for each frame (the ring carries images, never the truth), so the simulated model runs behind a
 capture process exactly as in-process.
@@ -56,12 +62,16 @@ class ProcessSource:
 
     restartable = True
 
-    def __init__(self, cfg, live: bool, t_origin_ns: int) -> None:
+    def __init__(self, cfg, live: bool, t_origin_ns: int, fired: set[str] | None = None) -> None:
+        """t_origin_ns: ns since the epoch, the clock origin kept across restarts; fired: the
+        ledger of hang/crash faults that have acted (shared with the next ProcessSource; updated
+        when this process fails)."""
         self.live = live
         self.hang_after_s = cfg["camera.hang_after_s"]
         self.ring_name = f"agma-cam-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.fired = set() if fired is None else fired
         desc = {"values": dict(cfg.values), "origins": dict(cfg.origins), "file": cfg.file, "ring": self.ring_name,
-                "live": live, "t_origin_ns": t_origin_ns}
+                "live": live, "t_origin_ns": t_origin_ns, "fired": sorted(self.fired)}
         self.proc = subprocess.Popen([sys.executable, "-m", "appliance.capture.child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, encoding="utf-8")
         self.reader: RingReader | None = None
@@ -128,13 +138,29 @@ class ProcessSource:
             rc = self.proc.poll()
             if rc is not None:
                 self.failure = f"exit status {rc}"
+                self._collect_fired()
                 raise CameraProcessFailed(self.failure)
             if reader.heartbeat_age_s() > self.hang_after_s:
                 self.proc.kill()
                 self.proc.wait()
                 self.failure = "hung"
+                self._collect_fired()
                 raise CameraProcessFailed(self.failure)
             time.sleep(0.002)
+
+    def _collect_fired(self) -> None:
+        """The dead process's last stdout lines: the injected faults it acted on, into ``fired``."""
+        try:
+            rest = self.proc.stdout.read()  # the process is gone: EOF follows its last line
+        except (OSError, ValueError):
+            return
+        for line in rest.splitlines():
+            try:
+                fault = json.loads(line).get("fault")
+            except (ValueError, AttributeError):
+                continue
+            if isinstance(fault, str):
+                self.fired.add(fault)
 
     def close(self) -> None:
         """End the process (EOF on its stdin, then SIGKILL after 2 s) and remove its ring."""

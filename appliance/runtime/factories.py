@@ -26,8 +26,9 @@ def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay
 
         from .camera_process import ProcessSource
 
-        t_origin_ns = time.time_ns()  # the faults' clock: kept across capture-process restarts
-        return lambda: ProcessSource(cfg, live, t_origin_ns)
+        t_origin_ns = time.time_ns()  # the camera's and the faults' clock: kept across capture-process restarts
+        fired: set[str] = set()  # the hang/crash faults that have acted, across restarts
+        return lambda: ProcessSource(cfg, live, t_origin_ns, fired)
     from ..capture import open_source
 
     bound = duration_s if write_replay else None
@@ -42,15 +43,42 @@ def pose_builder(cfg):
 
 
 def daemon_sinks(cfg):
-    """-> a callable giving the daemon's status sinks for a Box: the control socket, the button and LED."""
+    """-> a callable giving the daemon's status sinks for a Box: the control socket, the button and
+    LED, MQTT."""
     def make(box) -> list:
         from ..status.control_socket import ControlServer
 
         sinks = [ControlServer(socket_path(cfg), box.answer, mode=0o660, group=cfg["daemon.socket_group"])]
         if cfg["button.enabled"]:
             sinks.append(button_sink(cfg, box))
+        if cfg["mqtt.enabled"]:
+            sinks.append(mqtt_sink(cfg, box))
         return sinks
     return make
+
+
+def mqtt_sink(cfg, box):
+    """MQTT (status/mqtt_sink.py): the box's Health as status and stats, the outbox's events, commands
+    through Box.answer; delivered events leave the outbox through the store writer."""
+    from .. import __version__
+    from ..status.mqtt_sink import BoxView, EventStore, MqttSettings, MqttSink
+    from ..store.outbox import OutboxReader, mark_delivered
+    from ..store.writer import StoreWriterError
+    from .health import status_document
+
+    def view() -> BoxView:
+        h = box.health()
+        return BoxView(status_document(h), h.session_started_ns, h.valid_joint_ratio, h.latency_ms, h.ring_overruns,
+                       h.ring_dropped)
+
+    def delivered(ids: list[int]) -> None:
+        writer = box.writer
+        if writer is None:
+            raise StoreWriterError("the database is not open")
+        writer.call(lambda conn: mark_delivered(conn, ids), timeout_s=10.0)
+
+    return MqttSink(MqttSettings.from_config(cfg, __version__), view, box.answer,
+                    EventStore(lambda: OutboxReader(box.db_path), delivered))
 
 
 def button_sink(cfg, box):

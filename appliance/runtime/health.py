@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 #: Stages whose heartbeats the supervisor judges (capture is judged as the camera's condition).
-JUDGED_STAGES = ("inference", "store-writer", "control-socket", "button-led")
+JUDGED_STAGES = ("inference", "store-writer", "control-socket", "button-led", "mqtt")
 
 
 class Heartbeat:
@@ -68,6 +68,32 @@ class RateMeter:
             self._samples.clear()
 
 
+class LatencyWindow:
+    """The last ``size`` durations of one stage, in ms (thread-safe: one thread adds, any reads)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        from collections import deque
+
+        self._samples: deque = deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def add(self, ms: float) -> None:
+        if math.isfinite(ms):
+            with self._lock:
+                self._samples.append(ms)
+
+    def percentiles(self) -> dict[str, float]:
+        """{"p50", "p95", "p99"} in ms over the window; NaN each when it is empty."""
+        with self._lock:
+            values = sorted(self._samples)
+        if not values:
+            return {"p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+
+        def q(p: float) -> float:  # nearest rank
+            return values[min(len(values) - 1, max(0, math.ceil(p * len(values)) - 1))]
+        return {"p50": q(0.50), "p95": q(0.95), "p99": q(0.99)}
+
+
 @dataclass(frozen=True)
 class Health:
     """The box at one moment: what `agma status` answers and every status sink reads.
@@ -80,6 +106,11 @@ class Health:
     (NaN when unknown); source_opens / engine_loads: how often the box opened its frame source and
     loaded its engine (they do not move between sessions); heartbeat_age_s: per judged stage;
     stalled: stages judged stalled; queue_depths: frames waiting per queue.
+    session_started_ns: when the open session started (ns since the Unix epoch), else None;
+    valid_joint_ratio: valid joints / all joints of the open session's estimated frames (NaN
+    before its first); latency_ms: per stage, {"p50", "p95", "p99"} over its last 1,000 frames;
+    ring_overruns / ring_dropped: capture process only, the ring reader's counts (0 otherwise);
+    mqtt: the MQTT link (off, connecting, connected, disconnected) with ``mqtt_detail`` why.
     """
 
     state: str
@@ -103,12 +134,19 @@ class Health:
     stalled: tuple[str, ...] = ()
     heartbeat_age_s: Mapping[str, float] = field(default_factory=dict)
     queue_depths: Mapping[str, int] = field(default_factory=dict)
+    session_started_ns: int | None = None
+    valid_joint_ratio: float = float("nan")
+    latency_ms: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    ring_overruns: int = 0
+    ring_dropped: int = 0
+    mqtt: str = "off"
+    mqtt_detail: str | None = None
 
 
 #: The keys of the status document, in order (docs/usage.md lists them; MQTT's status schema requires them).
 STATUS_KEYS = ("state", "health", "error", "session_id", "bed_label", "frames", "fps", "dropped_frames", "elapsed_s",
                "camera", "engine", "store", "disk_free_mb", "source_opens", "engine_loads", "ready",
-               "last_end_reason", "stalled", "heartbeat_age_s", "queue_depths")
+               "last_end_reason", "stalled", "heartbeat_age_s", "queue_depths", "mqtt")
 
 
 def status_document(h: Health) -> dict:

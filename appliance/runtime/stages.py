@@ -33,7 +33,7 @@ from ..frames import StereoFrame
 from ..stereo.stage import to_pose3d
 from ..stereo.validity import ValidityRules
 from . import machine as m
-from .health import Heartbeat
+from .health import Heartbeat, LatencyWindow
 from .slots import SlotClock
 
 log = logging.getLogger(__name__)
@@ -42,8 +42,9 @@ log = logging.getLogger(__name__)
 OPEN_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 #: Sources that are cameras: when their frames end (unplugged) the loop reopens them.
 CAMERA_SOURCES = ("uvc", "zed")
-#: More than this many capture-process failures within RESTART_WINDOW_S make the camera `error`;
-#: the loop then retries every ERROR_RETRY_S (the first good frame clears it).
+#: More than this many capture-process failures within restart_window_s (camera.restart_window_s,
+#: default RESTART_WINDOW_S) make the camera `error`; the loop then retries every ERROR_RETRY_S
+#: (the first good frame clears it).
 MAX_RESTARTS, RESTART_WINDOW_S, ERROR_RETRY_S = 5, 60.0, 30.0
 
 
@@ -84,7 +85,8 @@ class CaptureLoop:
     name = "capture"
 
     def __init__(self, open_source: Callable[[], object], post: Callable[[m.Event], None], live: bool,
-                 queue_frames: int, lost_after_s: float, read_while_idle: bool = True) -> None:
+                 queue_frames: int, lost_after_s: float, read_while_idle: bool = True,
+                 restart_window_s: float = RESTART_WINDOW_S) -> None:
         self._open_source, self.post, self.live = open_source, post, live
         #: False: the source is read only while a session is fed (offline work, `agma record`: the
         #: session starts with the source's first frame); True: the daemon, whose camera health is
@@ -92,6 +94,7 @@ class CaptureLoop:
         self.read_while_idle = read_while_idle and live
         self.frames: queue.Queue = queue.Queue(maxsize=queue_frames)
         self.lost_after_s = lost_after_s
+        self.restart_window_s = restart_window_s
         self.source = None
         self.source_info: SourceInfo | None = None
         self.source_ready = threading.Event()  # set once a source has opened (or opening failed for good)
@@ -115,10 +118,10 @@ class CaptureLoop:
         self._thread.start()
 
     def begin_session(self, feed: SessionFeed) -> None:
-        with self._feed_lock:
+        with self._feed_lock:  # under the lock: the capture thread tells a new source the same
             self._feed = feed
+            self._set_feeding(True)
         self._wake.set()
-        self._set_feeding(True)
 
     def _set_feeding(self, on: bool) -> None:
         """A capture process publishes every frame only while a session is fed (camera.idle_fps else)."""
@@ -134,7 +137,7 @@ class CaptureLoop:
         with self._feed_lock:  # after this no frame of the session is put anymore
             self._feed = None
             self._wake.clear()
-        self._set_feeding(False)
+            self._set_feeding(False)
         marker = _Drain()
         try:
             self.frames.put(marker, timeout=room_timeout_s)
@@ -201,8 +204,8 @@ class CaptureLoop:
                         log.warning("camera: cannot open the source (%s); retrying in %.0f s", exc, delay)
                         self._stop.wait(delay)
                         continue
-                    if self._feed is not None:
-                        self._set_feeding(True)
+                    with self._feed_lock:  # a new capture process publishes every frame until told
+                        self._set_feeding(self._feed is not None)
                     if restart_detail is not None:
                         self.post(m.CameraRestarted(restart_detail))
                         restart_detail = None
@@ -214,11 +217,11 @@ class CaptureLoop:
                     self._close_source()
                     if failure is not None:  # the capture process hung or crashed: a new one at once
                         now = time.monotonic()
-                        failures = [t for t in failures if now - t < RESTART_WINDOW_S] + [now]
+                        failures = [t for t in failures if now - t < self.restart_window_s] + [now]
                         restart_detail = failure
                         if len(failures) > MAX_RESTARTS:
                             self.post(m.CameraFailed(f"{len(failures)} capture-process failures within "
-                                                     f"{RESTART_WINDOW_S:.0f} s (last: {failure})"))
+                                                     f"{self.restart_window_s:g} s (last: {failure})"))
                             failures.clear()
                             self._stop.wait(ERROR_RETRY_S)
                     continue
@@ -313,6 +316,9 @@ class InferenceLoop:
         self.engine_loads = 0
         self.build_error: BaseException | None = None
         self.processed = 0
+        #: per stage, the last frames' durations (ms): the pose estimate, and capture to 3D
+        self.latency = {"pose": LatencyWindow(), "capture_to_3d": LatencyWindow()}
+        self.session_joints = self.session_valid_joints = 0  # of the open session's frames
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name)
 
@@ -327,6 +333,7 @@ class InferenceLoop:
 
     def reset_tracking(self) -> None:
         """A new session starts without the previous one's tracked crops (called before frames flow)."""
+        self.session_joints = self.session_valid_joints = 0
         reset = getattr(self.pose, "reset", None)
         if reset is not None:
             reset()
@@ -359,7 +366,9 @@ class InferenceLoop:
             return
         for feed, frame in self._items():
             try:
+                t0 = time.monotonic_ns()
                 left, right = self.pose.estimate(frame)
+                self.latency["pose"].add((time.monotonic_ns() - t0) / 1e6)
                 pose3d = to_pose3d(frame, left, right, self.rules)
             except Exception as exc:
                 log.error("inference failed on frame %d: %s", frame.index, exc)
@@ -367,6 +376,9 @@ class InferenceLoop:
                 self._drop_all()
                 return
             self.processed += 1
+            self.latency["capture_to_3d"].add(pose3d.latency_ms)
+            self.session_joints += len(pose3d.invalid_reason)
+            self.session_valid_joints += pose3d.valid_joints
             self.heartbeat.beat()
             writer = self._writer()
             if writer is not None:
