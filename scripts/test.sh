@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The test suite, with its own setup (the environment .venv shared with scripts/demo.sh, pip
-# packages, Debian packages when root; AGMA_PYTHON=python3.10 uses .venv-3.10 instead).
+# packages, Debian packages (g++, mosquitto) when root; AGMA_PYTHON=python3.10 uses .venv-3.10 instead).
 source "$(dirname "$0")/env.sh"
 command -v g++ >/dev/null || apt_install g++
+# a real MQTT broker and its command-line clients for the MQTT tests (tests/runtime/mqtt_daemon.py)
+apt_install mosquitto mosquitto-clients
 agma_env test
 cd "$AGMA_ROOT"
 exec python -m pytest -q "$@"

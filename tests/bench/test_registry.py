@@ -1,7 +1,7 @@
 """`agma bench` finds every bench in appliance/bench/ and keeps its names: `daemon` runs only when named.
 
 The benches moved out of the stages into one package; what a user types and reads must not move
-with them: the same names (and `ring`, the shared-memory crossing, added since), the same default set (all but `daemon` and `camera`, which start a daemon),
+with them: the same names (and `ring`, the shared-memory crossing, and `fleet`, a ward on one broker, added since), the same default set (all but `daemon` and `camera`, which start a daemon, and `fleet`, which starts a broker),
 the same rows and the same one-line refusal of an unknown name.
 """
 from __future__ import annotations
@@ -9,12 +9,12 @@ from __future__ import annotations
 from appliance import bench
 from tests.helpers import agma, last_json
 
-NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring", "camera"}
+NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring", "camera", "fleet"}
 
 
 def test_every_bench_module_registers_its_name():
     assert set(bench.load()) == NAMES
-    assert bench.default_names() == sorted(NAMES - {"daemon", "camera"})
+    assert bench.default_names() == sorted(NAMES - {"daemon", "camera", "fleet"})
     assert all(m.startswith("appliance.bench.") for m in bench.MODULES)
 
 
