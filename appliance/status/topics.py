@@ -1,7 +1,7 @@
 """The MQTT topics of a box: the one table the sink, `agma ward`, the schemas and docs/mqtt.md use.
 
 Every topic is ``<mqtt.prefix>/<box.id>/<name>``. ``docs/mqtt.md``'s topic table is generated
-from TOPICS (``agma mqtt docs``; tests/status/test_mqtt_docs_in_sync.py) and each JSON payload has
+from TOPICS (``docs_table``, kept equal by tests/status/test_mqtt_docs_in_sync.py) and each JSON payload has
 its JSON Schema in ``schemas/mqtt/<schema>.schema.json`` (tests/status/test_mqtt_schemas.py).
 """
 from __future__ import annotations

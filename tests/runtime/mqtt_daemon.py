@@ -39,13 +39,15 @@ def listening(port: int) -> bool:
 
 
 class Broker:
-    """``with Broker(tmp) as b:`` a running broker at 127.0.0.1:b.port; ``extra_conf`` lines are appended."""
+    """``with Broker(tmp) as b:`` a running broker at 127.0.0.1:b.port; ``extra_conf`` lines are appended
+    (a password_file, an acl_file, a TLS listener); anonymous=False: every client must log in."""
 
-    def __init__(self, folder: Path, extra_conf: str = "") -> None:
+    def __init__(self, folder: Path, extra_conf: str = "", anonymous: bool = True) -> None:
         assert MOSQUITTO is not None, INSTALL
         self.folder, self.port = Path(folder), free_port()
         self.conf = self.folder / "mosquitto.conf"
-        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+        self.conf.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous {'true' if anonymous else 'false'}\n"
+                             "persistence false\n"
                              + ("user root\n" if os.geteuid() == 0 else "") + extra_conf)
         self._stack: contextlib.ExitStack | None = None
         self.proc = None
