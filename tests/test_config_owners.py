@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from appliance import capture, config
-from appliance.errors import ConfigError
+from appliance.errors import AgmaError, ConfigError
 from appliance.pose import cuda_build, decode
 from appliance.pose.decoders import DECODER_NAMES
 from appliance.stereo.reasons import REASONS, ValidityRules
@@ -27,19 +27,25 @@ def test_source_choices_are_the_sources_open_source_knows():
 
 
 @pytest.mark.parametrize("name", capture.SOURCE_NAMES)
-def test_open_source_dispatches_every_name(name, tmp_path):
-    """Each name reaches its own source: synthetic opens, uvc and replay fail on their own missing inputs."""
+def test_open_source_dispatches_every_name(name, tmp_path, monkeypatch):
+    """Each name reaches its own source: synthetic opens, uvc and replay fail on their own missing inputs, zed
+    on the missing ZED SDK (where it is installed, on an absent or unopenable camera)."""
     overrides = {"capture.source": (name, "test"), "capture.device": (str(tmp_path / "no-camera"), "test"),
-                 "capture.calibration": (str(tmp_path / "SN1.conf"), "test")}
+                 "capture.calibration": (str(tmp_path / "SN1.conf"), "test"),
+                 "capture.usb_reset_after_s": (0.0, "test")}  # a box's real ZED is never reset by a test
+    monkeypatch.setenv("AGMA_STATE_DIR", str(tmp_path / "state"))
     cfg = config.load(overrides=overrides, environ={})
     try:
         source = capture.open_source(cfg, 0.1, as_fast_as_possible=True)
     except ConfigError as exc:
         assert name != "synthetic"
         assert "unknown source" not in str(exc)
-        assert {"uvc": "calibration file not found", "replay": "needs a folder"}[name] in str(exc)
+        assert {"uvc": "calibration file not found", "replay": "needs a folder",
+                "zed": "get_python_api.py"}[name] in str(exc)
+    except AgmaError as exc:  # the zed source where pyzed is installed: no camera here, or one it cannot open
+        assert name == "zed" and "ZED" in str(exc)
     else:
-        assert name == "synthetic"
+        assert name == "synthetic" or (name == "zed" and source.name == "zed")  # a box with its ZED plugged in
         source.close()
 
 

@@ -1,4 +1,5 @@
-"""Frame sources: synthetic (simulated infant), uvc (the ZED as a UVC camera), replay (a recorded folder).
+"""Frame sources: synthetic (simulated infant), uvc (the ZED as a UVC camera), zed (the ZED through its SDK),
+replay (a recorded folder).
 
 This package's top level stays free of NumPy and OpenCV (each source is imported when opened):
 ``appliance.config``, imported by every command at start, takes capture.source's choices from
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 SOURCES: tuple[tuple[str, str], ...] = (
     ("synthetic", "simulated infant"),
     ("uvc", "ZED as a UVC camera"),
+    ("zed", "ZED through the ZED SDK"),
     ("replay", "a recorded folder"),
 )
 SOURCE_NAMES: tuple[str, ...] = tuple(name for name, _ in SOURCES)
@@ -89,6 +91,13 @@ def open_source(cfg, duration_s: float | None, as_fast_as_possible: bool, write_
 
         source = UvcSource(_device(cfg["capture.device"]), cfg["capture.calibration"] or None,
                            resolution=cfg["capture.resolution"], fps=fps)
+    elif name == "zed":
+        from .zed import ZedSource
+
+        source = ZedSource(cfg["capture.resolution"], fps, serial=cfg["capture.serial"],
+                           self_calibration=cfg["capture.self_calibration"],
+                           zed_settings_dir=cfg["capture.zed_settings_dir"],
+                           usb_reset_after_s=cfg["capture.usb_reset_after_s"], where=cfg.origins["capture.source"])
     elif name == "replay":
         from .replay import ReplaySource
 

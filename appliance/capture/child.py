@@ -6,9 +6,14 @@ Protocol (JSON lines): the parent writes one description on stdin — the config
 ring's name, whether the source is live, the wall-clock origin of the camera's clock and of the
 faults (kept across restarts), the hang/crash faults that have already fired — then
 ``{"feed": true|false}`` lines; the child answers one line on stdout,
-``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>"}``, and
+``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>", "config": bool}``
+(config: the source refused its configuration, a ConfigError, rather than found no device), and
 ``{"fault": "<KIND@START+DURATION>"}`` right before it hangs or crashes by an injected fault.
-Frames then go through the shared-memory ring (capture/ring.py), never through the pipe.
+Frames then go through the shared-memory ring (capture/ring.py), never through the pipe. The pipe
+carries the protocol alone: the child moves it off fd 1 at start, and fd 1 goes to stderr, where
+a vendor library's console output (the ZED SDK's) then lands. A source with an ``on_alive``
+attribute (the zed source) gets the ring's heartbeat there: it beats after every grab that
+returns, frame or not, so a camera that is rebooting reads as lost, not hung.
 
 The clock (capture/faults.py): the synthetic source runs on the origin's clock (its frame ``i`` is
 captured at ``t_origin_ns + i / fps``), so a restarted child continues the same clock and frame
@@ -32,6 +37,7 @@ import sys
 import threading
 import time
 
+from ..errors import AgmaError, ConfigError
 from .faults import CRASH_STATUS, parse_faults
 
 PR_SET_PDEATHSIG = 1
@@ -46,9 +52,24 @@ def _die_with_parent() -> None:
         pass
 
 
-def _say(obj) -> None:
-    sys.stdout.write(json.dumps(obj) + "\n")
+#: The protocol's stream: the parent's pipe, moved off fd 1 by _own_stdout (None until then: sys.stdout).
+_PROTOCOL = None
+
+
+def _own_stdout() -> None:
+    """Keep the parent's pipe for the protocol alone: a vendor library writing to fd 1 (the ZED SDK's
+    console messages) would otherwise put a line the parent cannot read into it. The pipe moves to a
+    new fd; fd 1 (and sys.stdout) then go to stderr."""
+    global _PROTOCOL
     sys.stdout.flush()
+    _PROTOCOL = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)
+
+
+def _say(obj) -> None:
+    out = _PROTOCOL or sys.stdout
+    out.write(json.dumps(obj) + "\n")
+    out.flush()
 
 
 class _Control:
@@ -70,6 +91,7 @@ class _Control:
 
 def main() -> int:
     _die_with_parent()
+    _own_stdout()
     desc = json.loads(sys.stdin.readline())
     from ..config import Config
 
@@ -90,7 +112,10 @@ def main() -> int:
     try:
         source = open_source(cfg, None, not desc["live"])
     except Exception as exc:  # the device is not there: the parent retries with backoff
-        _say({"absent": f"{type(exc).__name__}: {exc}"})
+        # an AgmaError is already one line for people (the zed source's "pyzed is not installed ..."); others
+        # keep their type; "config": the config is wrong (nothing to wait for: a missing SDK, a bad rate)
+        _say({"absent": str(exc) if isinstance(exc, AgmaError) else f"{type(exc).__name__}: {exc}",
+              "config": isinstance(exc, ConfigError)})
         return 0
     cal = source.calibration
     on_origin = hasattr(source, "t_origin_ns")  # the synthetic source: it runs on the origin's clock
@@ -109,6 +134,8 @@ def main() -> int:
                                  "has_truth": bool(source.has_truth), "fps": float(source.fps_nominal),
                                  "seed": cfg["sim.seed"]}})
                 control = _Control()
+                if hasattr(source, "on_alive"):  # the zed source: every grab that returns beats, frame or not
+                    source.on_alive = ring.beat
             # the frame's own time on the origin's clock (else the wall clock's): a slow process
             # cannot deliver a frame captured inside a fault after the fault's end
             now_s = (frame.t_ns - t_origin_ns) / 1e9 if on_origin else since_origin()

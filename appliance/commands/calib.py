@@ -9,12 +9,18 @@ width, height, alpha}, "defaulted": [...]}``.
 
 ``agma calib install FILE [--state-dir DIR]`` checks the file, then copies it to
 ``<state>/calibration/SN<serial>.conf`` (state: --state-dir, else $AGMA_STATE_DIR, else
-/var/lib/agma), where the uvc source finds it without a network.
+/var/lib/agma), where the uvc source finds it without a network, and to
+``<capture.zed_settings_dir or /usr/local/zed/settings>/SN<serial>.conf``, where the ZED SDK
+looks (the SDK downloads the file on first open, which a hospital network does not allow). Both
+writes are atomic. The SDK's copy is made only where the SDK is installed (/usr/local/zed) or
+its folder is configured; when that folder cannot be written, one warning line says so on
+stderr (``sdk_copy.error`` in JSON) and the main install stands (exit 0).
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -33,7 +39,7 @@ def register(sub, common) -> None:
                       choices=config_mod.KEY_BY_PATH["capture.resolution"].choices,
                       help="which resolution's sections to use (default HD720)")
     show.set_defaults(handler=run)
-    install = actions.add_parser("install", parents=[common], help="copy a calibration file into the box's state directory")
+    install = actions.add_parser("install", parents=[common], help="copy a calibration file into the box's state directory and the ZED SDK's settings folder")
     install.add_argument("file", metavar="FILE", help="SN<serial>.conf")
     install.add_argument("--state-dir", dest="state_dir", metavar="DIR",
                          help="state directory (default: $AGMA_STATE_DIR, else /var/lib/agma)")
@@ -97,11 +103,61 @@ def _print_show(doc: dict) -> None:
         print(f"note: {d} absent from the file, taken as 0")
 
 
-def install(path: str | Path, state_dir: str | Path | None = None) -> dict:
-    """Check ``path`` and copy it to ``<state>/calibration/SN<serial>.conf`` atomically.
+def _write_atomic(data: bytes, dest: Path) -> None:
+    """``data`` into ``dest`` by a temporary file in its folder, fsynced, renamed over it (mode 0644)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".tmp", dir=dest.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def place_for_sdk(data: bytes, serial: str, zed_settings_dir: str | None) -> dict:
+    """Copy the checked file to ``<ZED SDK settings folder>/SN<serial>.conf``, where the SDK looks for it
+    (it cannot download it on a closed network).
+
+    The folder: capture.zed_settings_dir (made when missing), else /usr/local/zed/settings when the
+    SDK is installed (/usr/local/zed exists; nothing is made on a machine without it). Never
+    raises: {"path": destination or None, "written", "unchanged", "error": why it could not be
+    written, or None, "note": why nothing was tried, or None}.
+    """
+    from ..capture.zed import SDK_ROOT, settings_dir
+
+    out = {"path": None, "written": False, "unchanged": False, "error": None, "note": None}
+    if not zed_settings_dir and not SDK_ROOT.is_dir():
+        out["note"] = f"no ZED SDK here ({SDK_ROOT} is missing): no copy for it"
+        return out
+    folder = settings_dir(zed_settings_dir)
+    dest = folder / f"SN{serial}.conf"
+    out["path"] = str(dest)
+    try:
+        if dest.is_file() and dest.read_bytes() == data:
+            out["unchanged"] = True
+            return out
+        folder.mkdir(parents=True, exist_ok=True)
+        _write_atomic(data, dest)
+    except OSError as exc:
+        out["error"] = f"{exc.strerror or exc}"
+        return out
+    out["written"] = True
+    return out
+
+
+def install(path: str | Path, state_dir: str | Path | None = None, zed_settings_dir: str | None = "") -> dict:
+    """Check ``path`` and copy it to ``<state>/calibration/SN<serial>.conf`` atomically, and to the ZED
+    SDK's settings folder (``place_for_sdk``; zed_settings_dir: capture.zed_settings_dir, "" the
+    SDK's default, None no copy for the SDK).
 
     Returns {"installed": destination, "serial", "sha256", "resolutions", "replaced": old sha256
-    or None, "unchanged": bool}. ConfigError when the file is broken or does not name its serial.
+    or None, "unchanged": bool, "sdk_copy": place_for_sdk's answer or None}. ConfigError when the
+    file is broken or does not name its serial, or when the state directory cannot be written; a
+    failed SDK copy is reported in sdk_copy, the main install kept.
     """
     from ..capture.zed_calibration import (
         calibration_dir,
@@ -121,28 +177,22 @@ def install(path: str | Path, state_dir: str | Path | None = None) -> dict:
         raise ConfigError(str(src), None, "no [LEFT_CAM_<res>]/[RIGHT_CAM_<res>] sections for HD, FHD, 2K or VGA")
     for res in resolutions:  # every section the file has must parse: a broken one is refused now, not at capture
         parse_zed_conf(text, res, where=str(src), serial=serial, file_sha256=sha)
+    data = src.read_bytes()
     dest_dir = calibration_dir(state_dir)
     dest = dest_dir / f"SN{serial}.conf"
     old_sha = hashlib.sha256(dest.read_bytes()).hexdigest() if dest.is_file() else None
     result = {"installed": str(dest), "serial": serial, "sha256": sha, "resolutions": list(resolutions)}
     if old_sha == sha:
-        return {**result, "replaced": None, "unchanged": True}
-    try:
-        dest_dir.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".SN{serial}.", suffix=".tmp", dir=dest_dir)
+        result.update(replaced=None, unchanged=True)
+    else:
         try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(src.read_bytes())
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, dest)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except PermissionError as exc:
-        raise ConfigError(str(dest_dir), None, f"cannot write ({exc.strerror}): run as the box's user or give --state-dir") from None
-    return {**result, "replaced": old_sha, "unchanged": False}
+            dest_dir.mkdir(parents=True, exist_ok=True)
+            _write_atomic(data, dest)
+        except PermissionError as exc:
+            raise ConfigError(str(dest_dir), None, f"cannot write ({exc.strerror}): run as the box's user or give --state-dir") from None
+        result.update(replaced=old_sha, unchanged=False)
+    result["sdk_copy"] = None if zed_settings_dir is None else place_for_sdk(data, serial, zed_settings_dir)
+    return result
 
 
 def run(args) -> int:
@@ -153,7 +203,9 @@ def run(args) -> int:
         else:
             _print_show(doc)
         return 0
-    result = install(args.file, getattr(args, "state_dir", None))
+    cfg = config_mod.load(getattr(args, "config", None))
+    result = install(args.file, getattr(args, "state_dir", None), cfg["capture.zed_settings_dir"])
+    sdk = result["sdk_copy"]
     if args.json:
         emit_json(result)
     else:
@@ -163,4 +215,14 @@ def run(args) -> int:
             verb = "replaced" if result["replaced"] else "installed"
             print(f"{verb} {result['installed']} (serial {result['serial']}, resolutions "
                   f"{', '.join(result['resolutions'])}, sha256 {result['sha256'][:16]}…)")
+        if sdk["written"]:
+            print(f"placed {sdk['path']} for the ZED SDK")
+        elif sdk["unchanged"]:
+            print(f"{sdk['path']} (the ZED SDK's copy) already holds this file")
+        elif sdk["note"]:
+            print(sdk["note"])
+    if sdk["error"]:  # the main install stands; the zed source cannot open this camera offline without this copy
+        print(f"agma calib install: warning: cannot write {sdk['path']} ({sdk['error']}): the ZED SDK will not find "
+              f"the file there; run as a user who may write that folder, or set capture.zed_settings_dir",
+              file=sys.stderr)
     return 0

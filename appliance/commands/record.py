@@ -25,7 +25,7 @@ FLAG_KEYS = {  # flag dest -> config key path
 def register(sub, common) -> None:
     p = sub.add_parser("record", parents=[common], help="record one session and print its summary",
                        description="Record one session: capture, pose, triangulate, store; then print a summary.")
-    p.add_argument("--source", help="synthetic (default), uvc, replay")
+    p.add_argument("--source", help="synthetic (default), uvc, zed, replay")
     p.add_argument("--replay", metavar="DIR", help="folder to replay (capture.replay_dir; implies --source replay)")
     p.add_argument("--write-replay", metavar="DIR",
                    help="also write the frames (images, calibration, ground truth) to a new replay folder; "

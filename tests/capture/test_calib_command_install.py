@@ -4,10 +4,19 @@ idempotent; a broken file or one whose name does not give the serial is refused 
 is written."""
 from __future__ import annotations
 
+import pytest
+
 from appliance.capture.zed_calibration import installed_calibration
 
 from . import zed_conf_files as Z
 from .calib_cli import last_json, run
+
+
+@pytest.fixture(autouse=True)
+def _sdk_settings_in_tmp(monkeypatch, tmp_path):
+    """The ZED SDK's copy goes to a scratch folder: a test never writes /usr/local/zed/settings of a box
+    (tests/capture/test_calib_command_install_sdk_copy.py tests that copy)."""
+    monkeypatch.setenv("AGMA_CAPTURE__ZED_SETTINGS_DIR", str(tmp_path / "zed-settings"))
 
 
 def test_install_with_flag_then_again(monkeypatch, capsys, tmp_path):
