@@ -3,8 +3,9 @@
 # packages, Debian packages (g++, mosquitto) when root; AGMA_PYTHON=python3.10 uses .venv-3.10 instead).
 source "$(dirname "$0")/env.sh"
 command -v g++ >/dev/null || apt_install g++
-# a real MQTT broker and its command-line clients for the MQTT tests (tests/runtime/mqtt_daemon.py)
-apt_install mosquitto mosquitto-clients
+# a real MQTT broker and its command-line clients for the MQTT tests (tests/runtime/mqtt_daemon.py), and
+# openssl, which docs/mosquitto/README.md's trial certificates use (tests/status/test_mosquitto_readme.py)
+apt_install mosquitto mosquitto-clients openssl
 agma_env test
 cd "$AGMA_ROOT"
 exec python -m pytest -q "$@"

@@ -92,7 +92,8 @@ def _box_conf(tmp_path, local_port: int, hospital_port: int, certs) -> object:
     for old, new in (("listener 1883 127.0.0.1", f"listener {local_port} 127.0.0.1"),
                      ("address mqtt.hospital.example:8883", f"address 127.0.0.1:{hospital_port}"),
                      ("bridge_cafile /etc/agma/hospital-ca.pem", f"bridge_cafile {certs['ca']}"),
-                     ("persistence_location /var/lib/mosquitto/", f"persistence_location {tmp_path / 'box-db'}/")):
+                     # where Debian's main conf would put it
+                     ("persistence true\n", f"persistence true\npersistence_location {tmp_path / 'box-db'}/\n")):
         assert old in text, f"the bridge snippet no longer has {old!r}: update this test with it"
         text = text.replace(old, new)
     (tmp_path / "box-db").mkdir(exist_ok=True)

@@ -14,13 +14,16 @@ import math
 import jsonschema
 import pytest
 from jsonschema import Draft202012Validator
+from referencing.exceptions import Unresolvable
 
+from appliance import config
+from appliance.config import BOX_ID_MAX_CHARS
 from appliance.events import EVENT_KINDS
 from appliance.runtime.health import STATUS_KEYS, Health, status_document
 from appliance.status import payloads
 from appliance.status.system_stats import SYSTEM_KEYS, read_system
 from appliance.status.topics import TOPICS
-from tests.mqtt_schemas import schemas, validate
+from tests.mqtt_schemas import _registry, schemas, validate
 
 
 def _health(**kw) -> Health:
@@ -46,8 +49,35 @@ def test_every_schema_is_valid_2020_12_with_an_id():
         assert s["$id"].endswith(f"/{name}.schema.json")
 
 
+def _refs(node) -> list[str]:
+    """Every "$ref" value anywhere in a schema."""
+    if isinstance(node, dict):
+        return ([node["$ref"]] if isinstance(node.get("$ref"), str) else []) + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_every_ref_resolves_among_the_files():
+    registry = _registry()
+    assert sum(len(_refs(s)) for s in schemas().values()) > 10
+    for name, s in schemas().items():
+        resolver = registry.resolver(base_uri=s["$id"])
+        for ref in _refs(s):
+            resolver.lookup(ref)  # raises Unresolvable
+    with pytest.raises(Unresolvable):  # so the check can fail
+        registry.resolver(base_uri=schemas()["status"]["$id"]).lookup("common.schema.json#/$defs/no_such_part")
+
+
 def test_status_requires_every_field_the_code_publishes():
     assert schemas()["status"]["required"] == list(STATUS_KEYS) + list(payloads.STATUS_EXTRA_KEYS)
+
+
+def test_box_id_pattern_is_the_configs():
+    ok = Draft202012Validator({"$ref": schemas()["common"]["$id"] + "#/$defs/box_id"}, registry=_registry())
+    for value in ("nicu-03", "A", "b.1_x", "a" * BOX_ID_MAX_CHARS, "a" * (BOX_ID_MAX_CHARS + 1), "-a", ".a", "a/b",
+                  "a b", "", "bed#1", "a+", "\u00e4"):
+        assert ok.is_valid(value) == (config.KEY_BY_PATH["box.id"].check(value) is None), value
 
 
 def test_event_kinds_and_system_keys_are_the_codes():
