@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import time
 
 from appliance.status.commands import Command, parse_command
 from tests.helpers import wait_until

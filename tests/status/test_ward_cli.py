@@ -14,15 +14,14 @@ import os
 import queue
 import shutil
 import signal
-import socket
-import subprocess
 
 import pytest
 
 from appliance.bench.fleet import SimBox, free_port
 from appliance.status.mqtt import Link, Security
 from appliance.status.mqtt_sink import MqttSettings, MqttSink
-from tests.helpers import DEADLINE_S, Lines, agma, last_json, spawned, start_agma, wait_until
+from tests.helpers import DEADLINE_S, Lines, agma, last_json, start_agma, wait_until
+from tests.runtime.mqtt_daemon import Broker
 
 MOSQUITTO = shutil.which("mosquitto") or ("/usr/sbin/mosquitto" if os.access("/usr/sbin/mosquitto", os.X_OK) else None)
 @pytest.fixture(autouse=True)
@@ -32,24 +31,11 @@ def _needs_mosquitto():
                                     "else: sudo apt-get install -y mosquitto mosquitto-clients")
 
 
-def _listening(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1.0).close()
-        return True
-    except OSError:
-        return False
-
-
 @contextlib.contextmanager
 def broker(tmp_path):
-    port = free_port()
-    conf = tmp_path / "mosquitto.conf"
-    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
-                    + ("user root\n" if os.geteuid() == 0 else ""))
-    with open(tmp_path / "mosquitto.log", "wb") as log, \
-            spawned([MOSQUITTO, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT) as proc:
-        wait_until(lambda: _listening(port), "mosquitto listening", proc=proc)
-        yield port
+    """The test's own Mosquitto (tests/runtime/mqtt_daemon.py Broker); -> its port."""
+    with Broker(tmp_path) as b:
+        yield b.port
 
 
 @contextlib.contextmanager
