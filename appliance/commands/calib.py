@@ -21,11 +21,11 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-import tempfile
 from pathlib import Path
 
 from .. import config as config_mod
 from ..errors import ConfigError
+from ..files import atomic_write
 from ..output import emit_json
 
 
@@ -104,18 +104,10 @@ def _print_show(doc: dict) -> None:
 
 
 def _write_atomic(data: bytes, dest: Path) -> None:
-    """``data`` into ``dest`` by a temporary file in its folder, fsynced, renamed over it (mode 0644)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.stem}.", suffix=".tmp", dir=dest.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``data`` into ``dest`` atomically and durably (files.atomic_write), then readable by all (0644:
+    the SDK and the uvc source read it as other users)."""
+    atomic_write(dest, data)
+    os.chmod(dest, 0o644)
 
 
 def place_for_sdk(data: bytes, serial: str, zed_settings_dir: str | None) -> dict:
