@@ -221,6 +221,20 @@ def unlink_stale(name: str) -> bool:
     return True
 
 
+def sweep_stale(prefix: str) -> list[str]:
+    """Unlink every ring named ``prefix*`` whose writer is gone (``unlink_stale``); -> the names removed.
+
+    A ring's name carries the pid of the process that asked for it, so a box restarted after a
+    SIGKILL or a power loss never meets its predecessor's name again: without this sweep, each such
+    restart would leave one ring's worth of RAM in /dev/shm until reboot.
+    """
+    try:
+        names = [n for n in os.listdir(SHM_DIR) if n.startswith(prefix)]
+    except FileNotFoundError:
+        return []
+    return [n for n in names if unlink_stale(n)]
+
+
 class _Mapping:
     """A shared-memory file mapped read-write, with numpy views onto its header words."""
 
