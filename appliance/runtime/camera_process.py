@@ -37,14 +37,24 @@ import time
 import uuid
 from collections.abc import Iterator
 
-from ..capture.ring import RingReader, unlink_stale
-from ..errors import AgmaError
+from ..capture.ring import RingReader, sweep_stale, unlink_stale
+from ..errors import EXIT_CONFIG, AgmaError
 from ..frames import RectifiedCalibration, StereoFrame
 
 log = logging.getLogger(__name__)
 
 #: How long the capture process may take to open its source and deliver the first frame, seconds.
 OPEN_TIMEOUT_S = 60.0
+
+
+#: Every capture ring's name starts so: agma-cam-<box pid>-<random>.
+RING_PREFIX = "agma-cam-"
+
+
+class CaptureConfigError(AgmaError):
+    """The capture process refused the config (a ConfigError there, already one line): exit 78 here too."""
+
+    exit_code = EXIT_CONFIG
 
 
 class CameraProcessFailed(AgmaError):
@@ -68,7 +78,10 @@ class ProcessSource:
         when this process fails)."""
         self.live = live
         self.hang_after_s = cfg["camera.hang_after_s"]
-        self.ring_name = f"agma-cam-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        removed = sweep_stale(RING_PREFIX)  # rings of capture processes whose box was killed
+        if removed:
+            log.warning("removed %d capture ring(s) left by a killed box: %s", len(removed), ", ".join(removed))
+        self.ring_name = f"{RING_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self.fired = set() if fired is None else fired
         desc = {"values": dict(cfg.values), "origins": dict(cfg.origins), "file": cfg.file, "ring": self.ring_name,
                 "live": live, "t_origin_ns": t_origin_ns, "fired": sorted(self.fired)}
@@ -81,8 +94,8 @@ class ProcessSource:
             self.proc.stdin.write(json.dumps(desc) + "\n")
             self.proc.stdin.flush()
             answer = self._first_answer()
-            if "absent" in answer:
-                raise AgmaError(answer["absent"])
+            if "absent" in answer:  # a wrong config (a missing SDK) keeps its exit code 78
+                raise (CaptureConfigError if answer.get("config") else AgmaError)(answer["absent"])
             opened = answer["opened"]
             self.reader = RingReader.attach(self.ring_name)
         except BaseException:

@@ -15,13 +15,16 @@ def socket_path(cfg) -> Path:
     return Path(value).expanduser() if value else cfg.db_path.parent / "agma.sock"
 
 
-def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay: str | None = None):
-    """-> a callable opening the configured FrameSource (capture/__init__.py ``open_source``).
+def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay: str | None = None,
+                  in_process: bool = False):
+    """-> a callable opening the configured FrameSource: in a capture process (capture.process, the
+    daemon's default: runtime/camera_process.py), else in-process (capture/__init__.py ``open_source``;
+    ``in_process``: `agma record`, whose one session is the source's whole life).
 
     The runtime bounds each session itself (its frame budget), so the source is only bounded when
     a replay is being written: the replay folder is finished when the source ends.
     """
-    if cfg["capture.process"] and not write_replay:
+    if cfg["capture.process"] and not write_replay and not in_process:
         import time
 
         from .camera_process import ProcessSource

@@ -52,7 +52,7 @@ def record_session(cfg, duration_s: float | None, as_fast_as_possible: bool, wri
     diskguard.check_start(cfg.db_path, cfg["store.min_free_mb"], max_frames, limit_from=limit_from)
     box = Box(cfg, BoxOptions(live=live, duration_s=duration_s, exit_after_session=True, read_while_idle=False,
                               bounded_by_source=bool(write_replay) and duration_s is not None),
-              open_source or source_opener(cfg, live, duration_s, write_replay), build_pose or pose_builder(cfg))
+              open_source or source_opener(cfg, live, duration_s, write_replay, in_process=True), build_pose or pose_builder(cfg))
     box.open()
     stuck: list[str] = []
     try:

@@ -73,4 +73,4 @@ def test_stop_hang_crash_in_one_session(tmp_path):
         assert after - before > 1, (before, after)
     holes = sorted(b - a - 1 for a, b in zip(idx, idx[1:]))
     assert holes[-1] >= 60, holes[-5:]  # the 3 s stop (90 slots) and the 3 s hang leave the longest holes
-    assert not [n for n in os.listdir("/dev/shm") if n.startswith("agma-cam-")], "a capture ring was left behind"
+    assert not [n for n in os.listdir("/dev/shm") if n.startswith(f"agma-cam-{daemon_pid}-")], "a capture ring was left behind"
