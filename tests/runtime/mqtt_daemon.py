@@ -138,6 +138,16 @@ def watching(port: int, topics: tuple[str, ...] = ("agma/#",)):
         w.close()
 
 
+def start_connected(env: dict, proc) -> str:
+    """Wait until the daemon's broker link is up, start a session through the socket; -> its id."""
+    from tests.runtime.daemon_env import ctl, status
+
+    wait_until(lambda: status(env).get("mqtt") == "connected", "the box connected", proc=proc)
+    code, answer = ctl(env, "start")
+    assert code == 0 and answer["ok"], answer
+    return answer["session_id"]
+
+
 def mqtt_env(port: int, **extra: str) -> dict:
     """The daemon's MQTT keys for a broker on 127.0.0.1:port, short heartbeat and stats."""
     env = {"AGMA_MQTT__ENABLED": "true", "AGMA_MQTT__HOST": "127.0.0.1", "AGMA_MQTT__PORT": str(port),

@@ -15,8 +15,8 @@ import sqlite3
 
 from appliance.status.commands import Command, parse_command
 from tests.helpers import wait_until
-from tests.runtime.daemon_env import ctl, daemon_env, running_daemon, status
-from tests.runtime.mqtt_daemon import Broker, mqtt_env, watching
+from tests.runtime.daemon_env import daemon_env, running_daemon, status
+from tests.runtime.mqtt_daemon import Broker, mqtt_env, start_connected, watching
 from tests.runtime.mqtt_payloads import validate_all
 from tests.status.test_commands_fuzz import CORPUS, _mutations
 
@@ -43,10 +43,7 @@ def test_hostile_commands_through_the_broker(tmp_path):
     with Broker(tmp_path) as broker, watching(broker.port, (f"{T}/cmd/result", f"{T}/status", f"{T}/events")) as desk:
         env = daemon_env(tmp_path, **mqtt_env(broker.port))
         with running_daemon(env) as proc:
-            wait_until(lambda: status(env).get("mqtt") == "connected", "the box connected", proc=proc)
-            code, answer = ctl(env, "start")
-            assert code == 0 and answer["ok"], answer
-            sid = answer["session_id"]
+            sid = start_connected(env, proc)
             for i in range(0, COUNT, BATCH):
                 for p in payloads[i:i + BATCH]:
                     desk.client.publish(f"{T}/cmd", p, qos=1)

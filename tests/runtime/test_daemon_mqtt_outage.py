@@ -15,7 +15,7 @@ import time
 
 from tests.helpers import wait_until
 from tests.runtime.daemon_env import ctl, daemon_env, running_daemon, session_rows, status
-from tests.runtime.mqtt_daemon import Broker, mqtt_env, watching
+from tests.runtime.mqtt_daemon import Broker, mqtt_env, start_connected, watching
 from tests.runtime.mqtt_payloads import validate_all
 
 BOX = "testbox"
@@ -27,10 +27,7 @@ def test_broker_outage_loses_nothing(tmp_path):
     with Broker(tmp_path) as broker, watching(broker.port) as desk:
         env = daemon_env(tmp_path, **mqtt_env(broker.port))
         with running_daemon(env) as proc:
-            wait_until(lambda: status(env).get("mqtt") == "connected", "the box connected", proc=proc)
-            code, answer = ctl(env, "start")
-            assert code == 0 and answer["ok"], answer
-            sid = answer["session_id"]
+            sid = start_connected(env, proc)
             desk.wait_for(f"{T}/events", lambda e: e.get("kind") == "session_started", "session_started", proc=proc)
 
             broker.stop()
