@@ -19,11 +19,29 @@ MODEL_STD = (0.229, 0.224, 0.225)
 
 
 @dataclass(frozen=True)
+class EngineProvenance:
+    """Where a TensorRT engine came from, from its sidecar: what a researcher can compare across boxes.
+
+    An engine is built on the box for its GPU and TensorRT, so the engine file's own sha256 differs
+    from box to box; the ONNX model it was built from (onnx_sha256), the TensorRT that built it, the
+    precision and the GPU say which network ran and how. Recorded in the sessions row
+    (engine_onnx_sha256, engine_tensorrt_version, engine_precision, engine_gpu).
+    """
+
+    onnx_sha256: str
+    tensorrt_version: str  # e.g. "10.3.0"
+    precision: str  # "fp16" or "fp32"
+    gpu: str  # GPU name and compute capability, e.g. "Orin sm 8.7"
+
+
+@dataclass(frozen=True)
 class ModelInfo:
-    """What a session records about the model: its name/path, file sha256 (None when simulated)."""
+    """What a session records about the model: its name/path, file sha256 (None when simulated),
+    and for a TensorRT engine its provenance (None for ONNX Runtime and the simulated model)."""
 
     name: str
     sha256: str | None = None
+    provenance: EngineProvenance | None = None
 
 
 @runtime_checkable

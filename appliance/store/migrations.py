@@ -12,8 +12,8 @@ writes anything (a file from a newer agma is refused, untouched) and then ``prep
 
 A migration that adds a column must append the same column last in ``schema.TABLES`` so that
 fresh and migrated files are equal column for column (tests/store/test_migration_v1.py,
-test_migration_v2.py). A migration's SQL is written out in full here, as it was for its version:
-a later schema must not change what an old migration does.
+test_migration_v2.py, test_migration_v4.py). A migration's SQL is written out in full here, as it
+was for its version: a later schema must not change what an old migration does.
 """
 from __future__ import annotations
 
@@ -134,10 +134,18 @@ def _v3_mqtt_outbox(conn: sqlite3.Connection) -> None:
                  "  queued_at_ns INTEGER NOT NULL\n)")
 
 
+def _v4_sessions_engine_provenance(conn: sqlite3.Connection) -> None:
+    # Appended last, in this order, as in schema.TABLES; NULL for every existing session: before
+    # schema version 5 no session recorded a TensorRT engine's provenance (and none ran one).
+    for column in ("engine_onnx_sha256", "engine_tensorrt_version", "engine_precision", "engine_gpu"):
+        conn.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions.continues_session", _v1_sessions_continues_session),
     Migration(2, "joints stored compact: joint_samples and the view joints", _v2_compact_joints),
     Migration(3, "mqtt_outbox: events waiting for the broker", _v3_mqtt_outbox),
+    Migration(4, "sessions.engine_*: a TensorRT engine's provenance", _v4_sessions_engine_provenance),
 )
 
 

@@ -23,7 +23,8 @@ from ..events import EVENT_KINDS
 from ..joints import JOINT_NAMES
 from ..stereo.reasons import REASONS
 
-SCHEMA_VERSION = 4  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints; 4: mqtt_outbox
+SCHEMA_VERSION = 5  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints; 4: mqtt_outbox;
+#                     5: sessions.engine_* (a TensorRT engine's provenance)
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
 
 
@@ -110,6 +111,19 @@ TABLES: tuple[Table, ...] = (
         Column("continues_session", "INTEGER REFERENCES sessions(id)", "",
                "sessions.id of the interrupted session this one continues (resumed automatically after a crash, "
                "within store.resume_after_crash_s); NULL when it is not a continuation. Added in schema version 2."),
+        Column("engine_onnx_sha256", "TEXT", "",
+               "TensorRT engine only: sha256 of the ONNX model the engine was built from (its sidecar), the hash "
+               "to compare across boxes (model_sha256 is the box-specific engine file's); NULL when the model is "
+               "not a TensorRT engine. Added in schema version 5."),
+        Column("engine_tensorrt_version", "TEXT", "",
+               "TensorRT engine only: the TensorRT version that built it, e.g. 10.3.0; NULL when the model is not "
+               "a TensorRT engine. Added in schema version 5."),
+        Column("engine_precision", "TEXT", "",
+               "TensorRT engine only: the precision it was built with, fp16 or fp32; NULL when the model is not a "
+               "TensorRT engine. Added in schema version 5."),
+        Column("engine_gpu", "TEXT", "",
+               "TensorRT engine only: the GPU it was built for, name and compute capability, e.g. 'Orin sm 8.7'; "
+               "NULL when the model is not a TensorRT engine. Added in schema version 5."),
     )),
     Table("frames", "One row per stored stereo frame pair.", (
         Column("session_id", "INTEGER NOT NULL REFERENCES sessions(id)", "", "sessions.id."),

@@ -52,20 +52,25 @@ def add_event(conn: sqlite3.Connection, session_id: int | None, kind: str, detai
 def open_session(conn: sqlite3.Connection, *, box_id: str, bed_label: str, source: str, model: str,
                  model_sha256: str | None, decoder: str | None, fps_nominal: float,
                  calibration: RectifiedCalibration, software_version: str, started_at_ns: int | None = None,
-                 continues_session: int | None = None) -> SessionRow:
+                 continues_session: int | None = None, engine_onnx_sha256: str | None = None,
+                 engine_tensorrt_version: str | None = None, engine_precision: str | None = None,
+                 engine_gpu: str | None = None) -> SessionRow:
     """Insert an open session (end_reason NULL) and its session_started event.
 
     continues_session: sessions.id of the interrupted session this one resumes (store/recovery.py),
     recorded in the row and in a session_continues event; None for a new recording.
+    engine_*: a TensorRT engine's provenance from its sidecar (pose.engine.EngineProvenance: the
+    ONNX sha256 it was built from, TensorRT version, precision, GPU); None for any other model.
     """
     started = time.time_ns() if started_at_ns is None else started_at_ns
     uid = new_uid(box_id, started)
     cal_id = calibration_id(conn, calibration)
     cur = conn.execute(
         "INSERT INTO sessions(uid, box_id, bed_label, started_at_ns, source, model, model_sha256, decoder, "
-        "fps_nominal, calibration_id, software_version, continues_session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "fps_nominal, calibration_id, software_version, continues_session, engine_onnx_sha256, "
+        "engine_tensorrt_version, engine_precision, engine_gpu) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (uid, box_id, bed_label, started, source, model, model_sha256, decoder, fps_nominal, cal_id, software_version,
-         continues_session))
+         continues_session, engine_onnx_sha256, engine_tensorrt_version, engine_precision, engine_gpu))
     add_event(conn, cur.lastrowid, "session_started", f"source={source} model={model}", started)
     if continues_session is not None:
         prev_uid, prev_end = conn.execute("SELECT uid, ended_at_ns FROM sessions WHERE id = ?",

@@ -10,10 +10,13 @@ sees what the writer committed. Real SQLite files, the real writer thread.
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 from appliance.store import outbox, schema
 from appliance.store import sessions as store_sessions
 from appliance.store.writer import StoreWriter
+
+V4_FIXTURE = Path(__file__).parent / "fixtures" / "schema_v4.sql"
 
 
 def _writer(db, queue_events: bool) -> StoreWriter:
@@ -65,10 +68,13 @@ def test_an_unknown_event_kind_is_refused(tmp_path):
 
 
 def test_v3_file_migrates_with_an_empty_outbox(tmp_path):
-    """A v3 file is v4 without mqtt_outbox: its events count as delivered after the migration."""
+    """A v3 file is v4 without mqtt_outbox: its events count as delivered after the migration.
+
+    The v4 file is tests/store/fixtures/schema_v4.sql (written by agma at version 4): a fresh file
+    of today's schema has columns of later versions, which their migrations would add again."""
     db = tmp_path / "v3.sqlite"
     conn = sqlite3.connect(db)
-    schema.create_schema(conn)
+    conn.executescript(V4_FIXTURE.read_text())
     with conn:
         conn.execute("DROP TABLE mqtt_outbox")
         conn.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
@@ -77,11 +83,11 @@ def test_v3_file_migrates_with_an_empty_outbox(tmp_path):
     conn.close()
     w = _writer(db, queue_events=True)
     try:
-        assert w.migrations == ["mqtt_outbox: events waiting for the broker"]
+        assert w.migrations[:1] == ["mqtt_outbox: events waiting for the broker"]
         assert w.call(lambda c: outbox.queued_count(c)) == 0
         _add(w, "error", "new")
         assert [e.detail for e in w.call(lambda c: outbox.pending(c))] == ["new"]
         version = w.call(lambda c: c.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0])
-        assert version == str(schema.SCHEMA_VERSION) == "4"
+        assert version == str(schema.SCHEMA_VERSION)
     finally:
         w.stop()
