@@ -19,6 +19,8 @@ EVENT_KINDS: dict[str, str] = {
     "camera_lost": "No frame for camera.lost_after_s, or the camera went absent. Detail: how long, or why.",
     "camera_restarted": "The capture process was replaced. Detail: hung, or the exit status of a crashed one.",
     "camera_restored": "The first frame after a camera gap.",
+    "camera_usb_reset": "A ZED absent since boot got a USB reset (capture/usb_reset.py). Detail: which devices were "
+                        "reset, or why the reset failed.",
     "disk_low": "Free space beside the database fell below store.warn_free_mb (raised once; again after it recovered).",
     "disk_full": "Free space fell below store.min_free_mb, or a commit met a full disk: the session ended as disk_full.",
     "error": "A failure the box reports (camera error after repeated restarts; the text says what and where).",

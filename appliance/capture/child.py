@@ -6,8 +6,10 @@ Protocol (JSON lines): the parent writes one description on stdin — the config
 ring's name, whether the source is live, the wall-clock origin of the camera's clock and of the
 faults (kept across restarts), the hang/crash faults that have already fired — then
 ``{"feed": true|false}`` lines; the child answers one line on stdout,
-``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>", "config": bool}``
-(config: the source refused its configuration, a ConfigError, rather than found no device), and
+``{"opened": {...calibration, name, has_truth, fps}}`` or ``{"absent": "<why>", "config": bool,
+"usb_reset": "<note>" | null}`` (config: the source refused its configuration, a ConfigError,
+rather than found no device; usb_reset: what the zed source's USB reset did, its error's
+``usb_reset``, for the runtime's ``camera_usb_reset`` event), and
 ``{"fault": "<KIND@START+DURATION>"}`` right before it hangs or crashes by an injected fault.
 Frames then go through the shared-memory ring (capture/ring.py), never through the pipe. The pipe
 carries the protocol alone: the child moves it off fd 1 at start, and fd 1 goes to stderr, where
@@ -115,7 +117,7 @@ def main() -> int:
         # an AgmaError is already one line for people (the zed source's "pyzed is not installed ..."); others
         # keep their type; "config": the config is wrong (nothing to wait for: a missing SDK, a bad rate)
         _say({"absent": str(exc) if isinstance(exc, AgmaError) else f"{type(exc).__name__}: {exc}",
-              "config": isinstance(exc, ConfigError)})
+              "config": isinstance(exc, ConfigError), "usb_reset": getattr(exc, "usb_reset", None)})
         return 0
     cal = source.calibration
     on_origin = hasattr(source, "t_origin_ns")  # the synthetic source: it runs on the origin's clock

@@ -188,9 +188,9 @@ def state_path(state_dir: str | Path | None = None) -> Path:
     return resolve_state_dir(state_dir) / STATE_FILE
 
 
-def note_opened(path: Path, proc_root: Path = PROC) -> None:
+def note_opened(path: Path, proc_root: Path | None = None) -> None:
     """The camera opened: no reset for the rest of this boot. Never raises (a warning when unwritable)."""
-    state, bid = ResetState.load(path), boot_id(proc_root)
+    state, bid = ResetState.load(path), boot_id(PROC if proc_root is None else proc_root)
     if state.opened_boot_id == bid:
         return
     try:
@@ -199,13 +199,17 @@ def note_opened(path: Path, proc_root: Path = PROC) -> None:
         log.warning("cannot record the camera's open in %s (%s)", path, exc.strerror or exc)
 
 
-def after_absent(path: Path, after_s: float, *, sysfs_root: Path = SYSFS_USB, dev_root: Path = DEV_USB,
-                 proc_root: Path = PROC, now_wall_s: float | None = None) -> str | None:
+def after_absent(path: Path, after_s: float, *, sysfs_root: Path | None = None, dev_root: Path | None = None,
+                 proc_root: Path | None = None, now_wall_s: float | None = None) -> str | None:
     """Called where the zed source finds the camera absent at open: apply the rule, reset, remember.
 
-    Returns a line saying what was done (the source adds it to its "absent" message), or None when
-    the rule said no. Never raises.
+    The roots default to SYSFS_USB, DEV_USB and PROC as they are at the call. Returns a line saying
+    what was done (the source adds it to its "absent" message and carries it as ZedAbsent.usb_reset:
+    the runtime's ``camera_usb_reset`` event), or None when the rule said no. Never raises.
     """
+    sysfs_root = SYSFS_USB if sysfs_root is None else sysfs_root
+    dev_root = DEV_USB if dev_root is None else dev_root
+    proc_root = PROC if proc_root is None else proc_root
     state, bid = ResetState.load(path), boot_id(proc_root)
     up = uptime_s(proc_root)
     now = time.time() if now_wall_s is None else now_wall_s

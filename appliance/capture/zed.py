@@ -50,7 +50,8 @@ SDK read (the settings folder's; None when there is none).
 
 SDK codes (``classify``, pure, tested without pyzed): SUCCESS -> a frame; CAMERA_NOT_DETECTED ->
 *absent* (at open: ZedAbsent, the runtime retries with backoff and the USB re-enumeration of
-capture/usb_reset.py gets its chance; during grab: ZedAbsent ends frames(), the runtime reopens);
+capture/usb_reset.py gets its chance, what it did carried as ``ZedAbsent.usb_reset`` to the
+runtime's ``camera_usb_reset`` event; during grab: ZedAbsent ends frames(), the runtime reopens);
 CAMERA_REBOOTING, LOW_USB_BANDWIDTH, CORRUPTED_FRAME -> *lost*: no frame, grab again (the
 supervisor judges the gap); anything else -> an AgmaError carrying the SDK's own text. An open()
 that returns a warning (SDK 5's POTENTIAL_CALIBRATION_ISSUE, 4.2+'s CONFIGURATION_FALLBACK, both
@@ -121,7 +122,15 @@ CALIBRATION_CODES = frozenset({"CALIBRATION_FILE_NOT_AVAILABLE", "INVALID_CALIBR
 
 
 class ZedAbsent(AgmaError):
-    """No ZED detected (CAMERA_NOT_DETECTED): at open, or during grab (unplugged)."""
+    """No ZED detected (CAMERA_NOT_DETECTED): at open, or during grab (unplugged).
+
+    usb_reset: at open, what capture/usb_reset.py did about it (its line, also at the message's
+    end), for the runtime's ``camera_usb_reset`` event; None when it did nothing.
+    """
+
+    def __init__(self, message: str, usb_reset: str | None = None) -> None:
+        super().__init__(message)
+        self.usb_reset = usb_reset
 
 
 def import_pyzed(where: str = "capture.source") -> Any:
@@ -314,7 +323,8 @@ class ZedSource:
             status = classify(code_name(err), str(err))
             if status.kind == "absent":
                 note = usb_reset.after_absent(usb_state, usb_reset_after_s)
-                raise ZedAbsent(f"no ZED camera{which} detected ({status.text})" + (f"; {note}" if note else ""))
+                raise ZedAbsent(f"no ZED camera{which} detected ({status.text})" + (f"; {note}" if note else ""),
+                                usb_reset=note)
             hint = ""
             if status.code in CALIBRATION_CODES:
                 hint = (f": put the camera's factory file where the SDK looks ({settings_dir(zed_settings_dir)}) "

@@ -43,7 +43,7 @@ def run(args) -> int:
 
     cfg = load_config(args)
     cfg.require_db_folder()
-    box = Box(cfg, BoxOptions(live=True, resume=True), source_opener(cfg, live=True), pose_builder(cfg),
+    box = Box(cfg, BoxOptions(live=True, resume=True, wait_for_camera=True), source_opener(cfg, live=True), pose_builder(cfg),
               sinks=daemon_sinks(cfg))
     handlers = {signal.SIGTERM: m.Shutdown("signal", "shutdown"), signal.SIGINT: m.Shutdown("signal", "stopped")}
     old = {sig: signal.signal(sig, lambda s, f, e=event: box.post(e)) for sig, event in handlers.items()}

@@ -99,6 +99,9 @@ class BoxOptions:
     #: Read the source while idle (the daemon: camera health). False (`agma record`): read only for
     #: the session, which then starts with the source's first frame.
     read_while_idle: bool = True
+    #: The daemon: a camera absent at start is waited for (camera: absent, retried with backoff)
+    #: instead of failing the start; False (`agma record`): its one session needs the camera now.
+    wait_for_camera: bool = False
 
 
 @dataclass
@@ -183,7 +186,12 @@ class Box:
         self.writer = self._new_writer()
         try:
             self.writer.start()
-            self.capture.open_first()
+            try:
+                self.capture.open_first(wait_absent=self.options.wait_for_camera)
+            except Exception as exc:  # no camera at start: a USB reset tried meanwhile is still an event
+                if getattr(exc, "usb_reset", None):
+                    self._record_event("camera_usb_reset", exc.usb_reset)
+                raise
         except BaseException:
             self._stop_writer(WRITE_TIMEOUT_S)
             raise
@@ -406,11 +414,16 @@ class Box:
             diskguard.check_start(self.db_path, cfg["store.min_free_mb"], max_frames, limit_from=limit_from)
             pose = self.inference.pose
             bed = a.bed_label if a.bed_label is not None else cfg["box.bed_label"]
+            prov = pose.info.provenance  # a TensorRT engine's sidecar facts; None for any other model
             row = writer.call(lambda conn: store_sessions.open_session(
                 conn, box_id=cfg["box.id"], bed_label=bed, source=info.name, model=pose.info.name,
                 model_sha256=pose.info.sha256, decoder=pose.decoder, fps_nominal=info.fps_nominal,
                 calibration=src.calibration, software_version=__version__,
-                continues_session=continues.session_id if continues else None), timeout_s=WRITE_TIMEOUT_S)
+                continues_session=continues.session_id if continues else None,
+                engine_onnx_sha256=prov.onnx_sha256 if prov else None,
+                engine_tensorrt_version=prov.tensorrt_version if prov else None,
+                engine_precision=prov.precision if prov else None,
+                engine_gpu=prov.gpu if prov else None), timeout_s=WRITE_TIMEOUT_S)
         except AgmaError as exc:
             return m.SessionOpenFailed(str(exc), a.token)
         except Exception as exc:

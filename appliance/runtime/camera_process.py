@@ -7,8 +7,9 @@ its frames from the shared-memory ring (capture/ring.py) and judges it from the 
 - *hung*: alive, but no heartbeat for ``camera.hang_after_s`` -> SIGKILL, and ``frames()`` raises
   CameraProcessFailed("hung");
 - *crashed*: the process exited -> ``frames()`` raises CameraProcessFailed("exit status N");
-- *absent*: the device is not there at open -> the constructor raises (the capture loop retries
-  with backoff; waiting for an absent camera counts no restart);
+- *absent*: the device is not there at open -> the constructor raises CaptureAbsent (the capture
+  loop retries with backoff; waiting for an absent camera counts no restart), whose ``usb_reset``
+  is the zed source's USB-reset note (the ``camera_usb_reset`` event);
 - *lost* (no frame while the process beats, like a pulled cable) is judged by the capture loop
   from frame arrival (``camera.lost_after_s``), as for every source.
 
@@ -57,6 +58,15 @@ class CaptureConfigError(AgmaError):
     exit_code = EXIT_CONFIG
 
 
+class CaptureAbsent(AgmaError):
+    """The capture process found no device at open. usb_reset: what the zed source's USB reset did
+    then (capture/usb_reset.py's line, as ZedAbsent carries it in-process); None: nothing."""
+
+    def __init__(self, message: str, usb_reset: str | None = None) -> None:
+        super().__init__(message)
+        self.usb_reset = usb_reset
+
+
 class CameraProcessFailed(AgmaError):
     """The capture process hung or exited; ``detail`` says which (the camera_restarted event's detail)."""
 
@@ -95,7 +105,9 @@ class ProcessSource:
             self.proc.stdin.flush()
             answer = self._first_answer()
             if "absent" in answer:  # a wrong config (a missing SDK) keeps its exit code 78
-                raise (CaptureConfigError if answer.get("config") else AgmaError)(answer["absent"])
+                if answer.get("config"):
+                    raise CaptureConfigError(answer["absent"])
+                raise CaptureAbsent(answer["absent"], answer.get("usb_reset"))
             opened = answer["opened"]
             self.reader = RingReader.attach(self.ring_name)
         except BaseException:

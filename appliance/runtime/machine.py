@@ -127,7 +127,11 @@ class CameraLost:
 
 @dataclass(frozen=True)
 class CameraAbsent:
+    """No camera at open (or the source ended). usb_reset: what the zed source's USB reset did at
+    that open (capture/usb_reset.py), recorded as ``camera_usb_reset`` even while already absent."""
+
     detail: str = ""
+    usb_reset: str | None = None
 
 
 @dataclass(frozen=True)
@@ -268,16 +272,17 @@ def start_refusal(s: BoxState) -> str | None:
         return f"store error: {s.store_detail}" if s.store_detail else "store error"
     if s.store == "disk_full":
         return f"disk full: {s.store_detail}" if s.store_detail else "disk full"
-    if s.engine == "warming":
-        return "engine warming up"
-    if s.engine == "error":
-        return f"engine error: {s.engine_detail}" if s.engine_detail else "engine error"
+    # the camera first: what a nurse can act on (the engine waits for the source to warm up)
     if s.camera == "absent":
         return "camera absent"
     if s.camera == "lost":
         return "camera lost"
     if s.camera == "error":
         return f"camera error: {s.camera_detail}" if s.camera_detail else "camera error"
+    if s.engine == "warming":
+        return "engine warming up"
+    if s.engine == "error":
+        return f"engine error: {s.engine_detail}" if s.engine_detail else "engine error"
     return None
 
 
@@ -379,10 +384,11 @@ def transition(s: BoxState, e: Event) -> tuple[BoxState, list[Action]]:
         return s2, [RecordEvent("camera_lost", e.detail or None)]
 
     if isinstance(e, CameraAbsent):
+        reset = [RecordEvent("camera_usb_reset", e.usb_reset)] if e.usb_reset else []
         if s.camera == "absent":
-            return s, []
+            return s, reset
         s2 = replace(s, camera="absent", camera_detail=e.detail or None)
-        return s2, [RecordEvent("camera_lost", e.detail or "camera absent")] if s.camera == "ok" else []
+        return s2, ([RecordEvent("camera_lost", e.detail or "camera absent")] if s.camera == "ok" else []) + reset
 
     if isinstance(e, CameraFailed):
         if s.camera == "error":

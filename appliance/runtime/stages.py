@@ -33,6 +33,7 @@ from ..frames import StereoFrame
 from ..stereo.stage import to_pose3d
 from ..stereo.validity import ValidityRules
 from . import machine as m
+from .camera_process import CaptureConfigError
 from .health import Heartbeat, LatencyWindow
 from .slots import SlotClock
 
@@ -110,9 +111,21 @@ class CaptureLoop:
         self._closer: threading.Thread | None = None
 
     # -- the control loop's side ---------------------------------------------------------------------------
-    def open_first(self) -> None:
-        """Open the source once in the caller's thread, so that a wrong config fails at start (raises)."""
-        self._open()
+    def open_first(self, wait_absent: bool = False) -> None:
+        """Open the source once in the caller's thread, so that a wrong config fails at start (raises).
+
+        wait_absent (the daemon): a camera that is not there is a condition, not a failure — it is
+        reported (CameraAbsent) and the capture thread keeps retrying with backoff, so a box that
+        boots without its camera stays up instead of start-looping. A config error still raises."""
+        try:
+            self._open()
+        except (ConfigError, CaptureConfigError):
+            raise
+        except Exception as exc:
+            if not wait_absent:
+                raise
+            self.post(m.CameraAbsent(str(exc), getattr(exc, "usb_reset", None)))
+            log.warning("camera: cannot open the source at start (%s); waiting for it", exc)
 
     def start(self) -> None:
         self._thread.start()
@@ -198,7 +211,7 @@ class CaptureLoop:
                     except ConfigError:
                         raise
                     except Exception as exc:  # absent camera: a condition, retried with backoff
-                        self.post(m.CameraAbsent(str(exc)))
+                        self.post(m.CameraAbsent(str(exc), getattr(exc, "usb_reset", None)))
                         delay = OPEN_BACKOFF_S[min(attempt, len(OPEN_BACKOFF_S) - 1)]
                         attempt += 1
                         log.warning("camera: cannot open the source (%s); retrying in %.0f s", exc, delay)
@@ -364,6 +377,17 @@ class InferenceLoop:
         if not self._load():
             self._drop_all()
             return
+        try:
+            self._infer_all()
+        finally:  # the engine is opened, warmed up and closed in this thread, once per box
+            close = getattr(self.pose, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception as exc:  # nothing left to save: say so and end
+                    log.warning("closing the pose engine failed: %s", exc)
+
+    def _infer_all(self) -> None:
         for feed, frame in self._items():
             try:
                 t0 = time.monotonic_ns()
