@@ -148,7 +148,7 @@ KEYS: tuple[Key, ...] = (
     Key("sim.tail_scale", float, 5.0, "", "Simulated model: standard deviation of the heavy tail relative to the Gaussian core.", minimum=1.0, maximum=100.0),
     Key("sim.miss_rate", float, 0.002, "", "Simulated model: probability that a joint of one view is missed (weak maximum elsewhere); independent of sim.noise_px.", minimum=0.0, maximum=1.0),
     Key("sim.faults", list, [], "", "Faults injected into the capture process (capture.process), for tests and demonstrations: KIND@START+DURATION, seconds since the source was first opened; kinds stop, hang, crash, absent.", check=config_check),
-    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (alias 'trt:PATH'; a TensorRT engine: needs tensorrt, on the box; the runtime is not built yet, refused).", check=_model_spec),
+    Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (alias 'trt:PATH'; a TensorRT engine built by agma engine build, with its sidecar: needs tensorrt and pycuda, on the box).", check=_model_spec),
     Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
     Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
     Key("pose.track", bool, True, "", "Network models: crop each view around the previous frame's confident joints (with a margin), falling back to pose.roi_px."),

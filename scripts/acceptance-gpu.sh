@@ -19,6 +19,6 @@ print(f"{major}{minor}")
 PY
 )
 echo "GPU compute capability sm_$sm" >&2
-run_fg python -m appliance.pose.cuda_build --sm "$sm"
+run_fg agma engine kernels --sm "$sm" --json
 run_fg python -m pytest -q tests/pose/test_cuda_gpu.py tests/pose/test_cuda_host_parity.py
 run_fg agma bench decode --json

@@ -1,7 +1,7 @@
 """A keypoint-level simulated model for tests where the heatmap decoder is not under test.
 
-True 2D joints plus the product's error model (appliance.pose.noise), without heatmaps: cheaper
-than appliance.pose.simulated.SimulatedHeatmapModel, and its rows are exactly predictable per
+True 2D joints plus the product's error model (appliance.pose.sim.noise), without heatmaps: cheaper
+than appliance.pose.sim.model.SimulatedHeatmapModel, and its rows are exactly predictable per
 (seed, frame_index) for the store's durability and dump tests. Scores are 1, 0 for a missed joint.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np
 
 from appliance.frames import Keypoints2D, StereoFrame
 from appliance.pose.engine import ModelInfo
-from appliance.pose.noise import NoiseParams, draw_errors
+from appliance.pose.sim.noise import NoiseParams, draw_errors
 
 
 class SimulatedKeypointModel:

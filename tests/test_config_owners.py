@@ -16,7 +16,8 @@ import pytest
 
 from appliance import capture, config
 from appliance.errors import AgmaError, ConfigError
-from appliance.pose import cuda_build, decode
+from appliance.pose import decode
+from appliance.pose.cuda import build as cuda_build
 from appliance.pose.decoders import DECODER_NAMES
 from appliance.stereo.reasons import REASONS, ValidityRules
 

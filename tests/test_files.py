@@ -94,7 +94,7 @@ def test_fsync_file(tmp_path):
 def test_the_four_writers_use_this_rule():
     """Dumps, replay folders, migration backups and the cubin cache call these helpers, not copies of their own."""
     from appliance.capture import replay
-    from appliance.pose import cuda_build
+    from appliance.pose.cuda import build as cuda_build
     from appliance.store import dump, migrations
 
     assert dump.fsync_dir is replay.fsync_dir is migrations.fsync_dir is files.fsync_dir

@@ -185,7 +185,7 @@ def test_no_module_imports_a_later_layer_or_anothers_internals():
     ("appliance.commands.db", "from ..cli import emit_json\n", True),
     ("appliance.commands.db", "import appliance.cli\n", True),
     ("appliance.store.schema", "from ..stereo import validity\n", True),
-    ("appliance.commands.engine", "from ..pose.hrnet_onnx import _import_onnx\n", True),
+    ("appliance.commands.engine", "from ..pose.export.hrnet_onnx import _import_onnx\n", True),
     ("appliance.config", "from .store import schema\n", True),
     ("appliance.status.led", "from ..runtime.box import Box\n", True),
     ("appliance.capture.synthetic", "from ..frames import RectifiedCalibration\nfrom . import rectify\n", False),

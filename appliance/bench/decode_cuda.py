@@ -17,14 +17,14 @@ import numpy as np
 
 from appliance import bench
 from appliance.bench.decode import VIEWS_PER_PAIR, realistic_frame_pairs
-from appliance.pose import cuda_build
-from appliance.pose.host_decoder import identity_affines
+from appliance.pose.cuda import build as cuda_build
+from appliance.pose.cuda.host_decoder import identity_affines
 
 
 @bench.register("decode-cuda")
 def bench_decode_cuda(args: Any = None) -> list[dict]:
     """``args`` may carry ``repeat`` (default 300) and ``seed`` (default 0); None: defaults."""
-    from appliance.pose import cuda_decoder  # noqa: PLC0415 - lazily, pycuda may be absent
+    from appliance.pose.cuda import decoder as cuda_decoder  # noqa: PLC0415 - lazily, pycuda may be absent
 
     repeat = int(getattr(args, "repeat", None) or 300)
     seed = int(getattr(args, "seed", None) or 0)

@@ -1,4 +1,4 @@
-"""Bench rows `agma bench engine [--onnx F.onnx]`: per frame pair, inference alone and everything else.
+"""Bench rows `agma bench engine [--onnx F.onnx] [--engine F.engine]`: per frame pair, inference alone and everything else.
 
 Everything else is what the inference thread (and the writer thread) spend per stereo pair
 outside the network: preprocessing (two crops, warps and normalisation into one batch, with
@@ -96,11 +96,14 @@ def bench_engine(args) -> list[dict]:
         rows.append({"name": f"outside inference, total{' (flip test)' if flip else ''}", "median_us": total,
                      "budget_ms": BUDGET_MS, "within_budget": total / 1000.0 <= BUDGET_MS})
 
+    engine_path = getattr(args, "engine", None)
+    if engine_path:
+        rows += _tensorrt_rows(engine_path, frame, preprocess, preprocess_flip, repeat)
     onnx_path = getattr(args, "onnx", None) or os.environ.get("AGMA_BENCH_ONNX")
     if not onnx_path:
         rows.append({"name": "inference (pass --onnx F.onnx)", "median_us": None, "skipped": True})
         return rows
-    from ..pose.onnx_engine import OnnxEngine
+    from ..pose.engines.onnx_runtime import OnnxEngine
 
     engine = OnnxEngine(onnx_path)
     batch2 = preprocess()
@@ -116,3 +119,40 @@ def bench_engine(args) -> list[dict]:
          "ratio_vs_batch2": t_inf_flip / t_inf},
     ]
     return rows
+
+
+def _tensorrt_rows(engine_path, frame, preprocess, preprocess_flip, repeat: int) -> list[dict]:
+    """`--engine F.engine`: TensorRT batch 2 and 4 with the heatmaps copied back; the pose stage per
+    pair as the pipeline runs it (heatmaps decoded on the device, only N x 17 x 3 floats back); and
+    the host time outside inference (the stage minus the engine alone). Skipped with the one-line
+    reason where TensorRT, pycuda or a GPU is missing, or the engine does not match this machine."""
+    from ..errors import AgmaError
+    from ..pose.engines.tensorrt_engine import open_engine
+    from ..pose.preprocess import HeatmapPoseStage
+
+    name = Path(engine_path).name
+    try:
+        engine = open_engine(engine_path)  # opened, used and closed in this thread (it owns the context)
+    except AgmaError as exc:
+        return [{"name": "inference TensorRT", "median_us": None, "skipped": True, "skipped_reason": str(exc)}]
+    try:
+        inf_repeat = max(10, repeat // 2)
+        batch2, batch4 = preprocess(), preprocess_flip()
+        t2 = bench.median_us(lambda: engine.infer(batch2), repeat=inf_repeat, warmup=3)
+        rows = [{"name": f"inference TensorRT batch 2 ({engine.sidecar.precision}, heatmaps to host)",
+                 "median_us": t2, "engine": name, "gpu": engine.sidecar.gpu_name}]
+        if engine.max_batch >= 4:
+            t4 = bench.median_us(lambda: engine.infer(batch4), repeat=inf_repeat, warmup=3)
+            rows.append({"name": "inference TensorRT batch 4, flip test (heatmaps to host)", "median_us": t4,
+                         "ratio_vs_batch2": t4 / t2})
+        for flip in (False, True) if engine.max_batch >= 4 else (False,):
+            stage = HeatmapPoseStage(engine, Preprocessor(CropPolicy(roi_xywh=WARMER_ROI), flip_test=flip))
+            stage.warm_up()
+            t_stage = bench.median_us(lambda: stage.estimate(frame), repeat=inf_repeat, warmup=3)
+            t_inf = t4 if flip else t2
+            rows.append({"name": f"pose stage on TensorRT{', flip test' if flip else ''} (device decode)",
+                         "median_us": t_stage, "device_path": callable(getattr(engine, "infer_on_device", None)),
+                         "host_outside_inference_us": max(t_stage - t_inf, 0.0)})
+        return rows
+    finally:
+        engine.close()

@@ -6,7 +6,7 @@
   hour budget and the compact storage are measured on) and with the simulation's ground truth
   (the larger: the disk guard's BYTES_PER_FRAME comes from it). The poses are the box's own: the
   synthetic scene through the simulated heatmap model (real heatmap maxima as scores, the default
-  noise of pose/noise.py from the configuration's defaults) and the default validity rules;
+  noise of pose/sim/noise.py from the configuration's defaults) and the default validity rules;
 - ``commit synchronous=FULL`` / ``NORMAL``, side by side: the cost of one commit of one batch
   (``store.commit_interval_s`` at 30 fps) in WAL mode, and per frame. FULL fsyncs the WAL at every
   commit; NORMAL only at checkpoints (docs/durability.md says what each one survives).

@@ -4,17 +4,18 @@
     agma engine info hrnet_w32.onnx|hrnet_w32.engine [--json]
     agma engine build --onnx hrnet_w32.onnx -o hrnet_w32.engine [--fp16] [--batch 2|4] [--workspace-mb N]
     agma engine verify --onnx hrnet_w32.onnx --against G [--frames DIR] [--json]
+    agma engine kernels [--sm 87] [--toolchain auto|nvrtc|nvcc] [--ptx] [--json]
 
-``export`` reads the ``.pth`` with the safe reader (appliance.pose.checkpoint: no PyTorch, no
-code from the file is run) and writes the BatchNorm-folded graph (appliance.pose.hrnet_onnx).
+``export`` reads the ``.pth`` with the safe reader (appliance.pose.export.checkpoint: no PyTorch, no
+code from the file is run) and writes the BatchNorm-folded graph (appliance.pose.export.hrnet_onnx).
 ``info`` prints the input/output names and shapes, opset, parameter count and sha256 of any
 ONNX file, and whether it honours the model contract (DESIGN.md). ``verify`` runs the same views
 (seeded random ones, and a replay folder's frames with --frames) through a reference ONNX model and
 a candidate (another ONNX file, or a TensorRT engine where tensorrt is installed) and compares the
-numbers (appliance.pose.verify): exit 1 when the decoded joints' p95 differs by more than 0.5 px or
+numbers (appliance.pose.engines.verify): exit 1 when the decoded joints' p95 differs by more than 0.5 px or
 a heatmap value by more than 1 % of the reference's range. ``build`` and engine files need
-tensorrt (appliance.pose.tensorrt_engine; the box only): ``info`` of an engine prints its sidecar
-(appliance.pose.engine_sidecar) and whether it matches this TensorRT and GPU.
+tensorrt (appliance.pose.engines.tensorrt_engine; the box only): ``info`` of an engine prints its sidecar
+(appliance.pose.engines.sidecar) and whether it matches this TensorRT and GPU.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from ..output import emit_json
 
 def register(sub, common) -> None:
     p = sub.add_parser("engine", parents=[common],
-                       help="export an HRNet checkpoint to ONNX; describe an ONNX model")
+                       help="export an HRNet checkpoint to ONNX, build and verify TensorRT engines, compile the CUDA decoder")
     actions = p.add_subparsers(dest="engine_action", metavar="ACTION", required=True)
     ex = actions.add_parser("export", parents=[common],
                             help="HRNet .pth (official layout, any width) -> ONNX, BatchNorm folded")
@@ -61,6 +62,15 @@ def register(sub, common) -> None:
                      help="recorded frames read from --frames at most (default 16)")
     ver.add_argument("--seed", type=int, default=0, help="seed of the random views (default 0)")
     ver.set_defaults(handler=run)
+    ker = actions.add_parser("kernels", parents=[common],
+                             help="compile the CUDA heatmap decoder for this box's GPU (cached; install step)")
+    ker.add_argument("--sm", type=int, default=None, metavar="N",
+                     help="compute capability as one number, e.g. 87 for Orin (default: this machine's GPU)")
+    ker.add_argument("--cache-dir", default=None, metavar="DIR", help="cubin cache (default $AGMA_CACHE_DIR or ~/.cache/agma)")
+    ker.add_argument("--toolchain", default="auto", choices=("auto", "nvrtc", "nvcc"),
+                     help="NVRTC, nvcc, or the first that works (default)")
+    ker.add_argument("--ptx", action="store_true", help="also report the PTX ISA version NVRTC emits")
+    ker.set_defaults(handler=run)
     p.set_defaults(handler=run)
 
 
@@ -74,11 +84,40 @@ def run(args) -> int:
         return _verify(args)
     if action == "build":
         return _build(args)
-    raise UsageError("agma engine needs an action: export, info, build or verify")
+    if action == "kernels":
+        return _kernels(args)
+    raise UsageError("agma engine needs an action: export, info, build, verify or kernels")
+
+
+def _kernels(args) -> int:
+    """Compile (or find cached) the decoder's cubin for --sm or this machine's GPU; one JSON line."""
+    from ..pose.cuda import build as cuda_build
+
+    sm = args.sm
+    if sm is None:
+        from ..pose.cuda.decoder import CudaUnavailable, device_sm
+
+        try:
+            sm = device_sm()
+        except CudaUnavailable as exc:
+            raise AgmaError(f"{exc}: give the GPU's compute capability with --sm (87 for Orin)") from None
+    if not 30 <= sm <= 130:
+        raise UsageError(f"--sm {sm}: expected a compute capability as one number, e.g. 87 for Orin")
+    built = cuda_build.build_cubin(sm, args.cache_dir, args.toolchain)  # CudaBuildError: one line
+    doc = built.as_dict()
+    if args.ptx:
+        ptx, _ = cuda_build.Nvrtc().compile(cuda_build.KERNEL_SOURCE, f"compute_{sm}")
+        doc["ptx_version"] = "%d.%d" % cuda_build.ptx_version(ptx)
+    if args.json:
+        emit_json(doc)
+    else:
+        print(f"{'found' if doc['cached'] else 'built'} {doc['cubin']} (sm_{doc['sm']}, {doc['toolchain']} "
+              f"CUDA {doc['cuda_version']}" + (f", PTX {doc['ptx_version']}" if "ptx_version" in doc else "") + ")")
+    return 0
 
 
 def _export(args) -> int:
-    from ..pose.hrnet_onnx import export_checkpoint
+    from ..pose.export.hrnet_onnx import export_checkpoint
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
     if output.suffix.lower() != ".onnx":
@@ -116,8 +155,8 @@ class _Arg:
 def describe_onnx(path: str | os.PathLike) -> dict:
     """Everything ``agma engine info`` reports about an ONNX file, as a JSON-ready dict."""
     from ..files import sha256_file
-    from ..pose.hrnet_onnx import import_onnx
-    from ..pose.onnx_engine import ModelContractError, check_contract
+    from ..pose.export.hrnet_onnx import import_onnx
+    from ..pose.engines.onnx_runtime import ModelContractError, check_contract
 
     onnx = import_onnx()
     path = Path(path)
@@ -188,7 +227,7 @@ def _shape_text(shape) -> str:
 
 
 def _build(args) -> int:
-    from ..pose.tensorrt_engine import build_engine_file
+    from ..pose.engines.tensorrt_engine import build_engine_file
 
     output = Path(args.output)
     if output.suffix.lower() not in (".engine", ".plan"):
@@ -204,8 +243,8 @@ def _build(args) -> int:
 
 def _engine_info(args) -> int:
     """A TensorRT engine's sidecar, and whether it matches this machine (where TensorRT is installed)."""
-    from ..pose.engine_sidecar import check, read_sidecar
-    from ..pose.tensorrt_engine import describe_runtime, import_tensorrt
+    from ..pose.engines.sidecar import check, read_sidecar
+    from ..pose.engines.tensorrt_engine import describe_runtime, import_tensorrt
 
     path = Path(args.file)
     if not path.is_file():
@@ -213,7 +252,7 @@ def _engine_info(args) -> int:
     sidecar = read_sidecar(path)
     try:
         trt = import_tensorrt()
-        from ..pose.cuda_decoder import driver
+        from ..pose.cuda.decoder import driver
 
         refusal = check(sidecar, describe_runtime(trt, driver()), engine_path=path)
         matches, why = refusal is None, refusal
@@ -231,7 +270,7 @@ def _engine_info(args) -> int:
 
 
 def _info(args) -> int:
-    from ..pose.tensorrt_engine import is_engine_file
+    from ..pose.engines.tensorrt_engine import is_engine_file
 
     if is_engine_file(args.file):
         return _engine_info(args)
@@ -258,13 +297,13 @@ def _info(args) -> int:
 
 def _open_model(path: Path, role: str):
     """An ONNX file on ONNX Runtime, or a TensorRT engine by its suffix; one line when it cannot run."""
-    from ..pose import tensorrt_engine
+    from ..pose.engines import tensorrt_engine
 
     if tensorrt_engine.is_engine_file(path):
         return tensorrt_engine.open_engine(path)
     if path.suffix.lower() != ".onnx":
         raise UsageError(f"{role} {path}: expected an .onnx file or a TensorRT engine (.engine, .plan)")
-    from ..pose.onnx_engine import OnnxEngine
+    from ..pose.engines.onnx_runtime import OnnxEngine
 
     return OnnxEngine(path)
 
@@ -275,7 +314,7 @@ def _verify_inputs(args, cfg):
 
     from ..pose.engine import INPUT_HEIGHT, INPUT_WIDTH
     from ..pose.preprocess import CropPolicy, Preprocessor, normalise_into, roi_crop
-    from ..pose.verify import random_views
+    from ..pose.engines.verify import random_views
 
     if args.views < 0 or args.max_frames < 1:
         raise UsageError("--views must be >= 0 and --max-frames >= 1")
@@ -324,7 +363,7 @@ def _verify(args) -> int:
     import time
 
     from .. import config as config_mod
-    from ..pose.verify import compare_heatmaps
+    from ..pose.engines.verify import compare_heatmaps
 
     cfg = config_mod.load(args.config)
     reference_path, candidate_path = Path(args.onnx), Path(args.against)

@@ -36,7 +36,7 @@ def register(sub, common) -> None:
     p.add_argument("--db", metavar="PATH", help="SQLite database (store.db)")
     p.add_argument("--seed", type=int, help="seed of the synthetic scene and simulated noise (sim.seed)")
     p.add_argument("--sim-noise-px", type=float, metavar="PX", help="simulated model's 2D noise, px per axis (sim.noise_px)")
-    p.add_argument("--model", help="simulated, onnx:PATH or tensorrt:PATH / trt:PATH (pose.model; TensorRT: on the box only, runtime not built yet)")
+    p.add_argument("--model", help="simulated, onnx:PATH or tensorrt:PATH / trt:PATH (pose.model; TensorRT: on the box only)")
     p.add_argument("--decoder", help="dark or standard (pose.decoder)")
     p.add_argument("--box-id", help="box name (box.id)")
     p.add_argument("--bed-label", help="bed label (box.bed_label)")
@@ -80,7 +80,7 @@ def run(args) -> int:
     cfg.require_db_folder()
     kind, _, model_path = cfg["pose.model"].partition(":")
     if kind in ("tensorrt", "trt"):  # refuse in one line before the runtime starts (no engine, no TensorRT)
-        from ..pose.tensorrt_engine import preflight
+        from ..pose.engines.tensorrt_engine import preflight
 
         preflight(model_path)
     progress = None if args.json else _ProgressLine(None if args.duration is None else int(round(cfg["capture.fps"] * args.duration)))

@@ -1,5 +1,5 @@
 """The heatmap decoders' names and meanings: the one list that pose.decoder, the NumPy decoder
-(``appliance.pose.decode``) and the CUDA decoder (``appliance.pose.cuda_build``) share.
+(``appliance.pose.decode``) and the CUDA decoder (``appliance.pose.cuda.build``) share.
 
 Dependency-free, so that ``appliance.config`` (imported by every command at start) can take the
 key's choices from here without importing NumPy or OpenCV.

@@ -179,6 +179,12 @@ class HeatmapPoseStage:
         """Forget the tracked keypoints (a new session)."""
         self._previous = None
 
+    def close(self) -> None:
+        """Free the engine (a TensorRT engine: its buffers and CUDA context), in the thread that opened it."""
+        close = getattr(self.engine, "close", None)
+        if close is not None:
+            close()
+
     def warm_up(self, batches: int = 2) -> None:
         """Run the engine on a few blank batches of the session's shape, so that the first frame of
         a session does not pay for lazy allocations (the runtime calls it in the inference thread)."""

@@ -1,6 +1,6 @@
 """The pose stage's shell: one StereoFrame in, both views' Keypoints2D out.
 
-Implementations: the simulated model (appliance.pose.simulated; needs ground truth) and, for a
+Implementations: the simulated model (appliance.pose.sim.model; needs ground truth) and, for a
 network, preprocessing -> HeatmapEngine -> decode_to_image. ``build`` picks one from the config.
 """
 from __future__ import annotations
@@ -29,16 +29,16 @@ def build(cfg, source) -> PoseStage:
         if not source.has_truth:
             raise ConfigError(cfg.origins["pose.model"], "pose.model",
                               f"'simulated' needs a source with ground truth; '{source.name}' has none")
-        from .noise import NoiseParams
+        from .sim.noise import NoiseParams
         from .preprocess import roi_crop
-        from .simulated import SimulatedHeatmapModel
+        from .sim.model import SimulatedHeatmapModel
 
         crop = roi_crop(None, cfg["pose.roi_px"], cfg["pose.convention"])
         return SimulatedHeatmapModel(crop, crop, NoiseParams.from_config(cfg), seed=cfg["sim.seed"],
                                      decoder=cfg["pose.decoder"])
     kind, _, path = spec.partition(":")
     if kind == "onnx":
-        from .onnx_engine import OnnxEngine
+        from .engines.onnx_runtime import OnnxEngine
         from .preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
 
         policy = CropPolicy(roi_xywh=tuple(cfg["pose.roi_px"]), track=cfg["pose.track"], convention=cfg["pose.convention"])
@@ -46,7 +46,7 @@ def build(cfg, source) -> PoseStage:
                                 decoder=cfg["pose.decoder"])
     if kind in ("tensorrt", "trt"):  # trt: is an alias
         from .preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
-        from .tensorrt_engine import open_engine
+        from .engines.tensorrt_engine import open_engine
 
         engine = open_engine(path)  # one line: no such engine file, no TensorRT, sidecar missing or mismatching
         if cfg["pose.flip_test"] and engine.max_batch < 4:

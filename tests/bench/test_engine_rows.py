@@ -9,7 +9,7 @@ import argparse
 import importlib
 
 from appliance import bench
-from appliance.pose.hrnet_onnx import export_checkpoint
+from appliance.pose.export.hrnet_onnx import export_checkpoint
 
 importlib.import_module("appliance.bench.engine")  # registers the bench
 
@@ -27,3 +27,14 @@ def test_rows_without_and_with_a_model(fixtures_dir, tmp_path):
     rows = fn(argparse.Namespace(repeat=8, onnx=str(model)))
     inference = [r for r in rows if r["name"].startswith("inference ONNX Runtime")]
     assert len(inference) == 2 and all(r["median_us"] > 0 for r in inference)
+
+
+def test_an_engine_that_cannot_run_here_is_a_skipped_row_with_its_reason(tmp_path):
+    """`--engine` where TensorRT cannot run (this machine; or a missing engine file anywhere) is one
+    skipped row carrying the one-line reason, never a crash of the whole bench."""
+    fn = bench.registry()["engine"]
+    missing = tmp_path / "nope.engine"
+    rows = fn(argparse.Namespace(repeat=8, engine=str(missing)))
+    [trt] = [r for r in rows if r["name"].startswith("inference TensorRT")]
+    assert trt["skipped"] is True and trt["median_us"] is None
+    assert trt["skipped_reason"] == f"{missing}: no such TensorRT engine file"

@@ -7,7 +7,7 @@ REDUCE, which the tests use to craft malicious files. Nothing here imports torch
 
 Also: :func:`official_hrnet_shapes`, the state-dict layout of the official PoseHighResolutionNet
 (``lib/models/pose_hrnet.py`` with the w32_384x288 MODEL.EXTRA), written out independently of
-``appliance.pose.hrnet_onnx`` so the tests compare two derivations, and the fixture checks this one.
+``appliance.pose.export.hrnet_onnx`` so the tests compare two derivations, and the fixture checks this one.
 """
 from __future__ import annotations
 

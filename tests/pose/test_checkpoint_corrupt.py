@@ -11,7 +11,7 @@ import tarfile
 import numpy as np
 import pytest
 
-from appliance.pose.checkpoint import CheckpointError, load_checkpoint, read_state_dict
+from appliance.pose.export.checkpoint import CheckpointError, load_checkpoint, read_state_dict
 from tests.pose.pth_writer import write_legacy, write_zip
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.pose.checkpoint import load_checkpoint, read_state_dict
+from appliance.pose.export.checkpoint import load_checkpoint, read_state_dict
 from tests.pose.pth_writer import Tensor, write_legacy, write_zip
 
 

@@ -15,7 +15,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from appliance.pose.checkpoint import CheckpointError, load_checkpoint, read_state_dict
+from appliance.pose.export.checkpoint import CheckpointError, load_checkpoint, read_state_dict
 from tests.pose.pth_writer import Call, Global, PersId, dumps, write_zip
 
 

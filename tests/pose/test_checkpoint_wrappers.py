@@ -11,7 +11,7 @@ import pickle
 import numpy as np
 import pytest
 
-from appliance.pose.checkpoint import CheckpointError, extract_state_dict, load_checkpoint, read_state_dict
+from appliance.pose.export.checkpoint import CheckpointError, extract_state_dict, load_checkpoint, read_state_dict
 from tests.pose.pth_writer import Call, Global, dumps, write_legacy, write_zip
 
 STATE = {"conv.weight": np.ones((2, 1, 1, 1), np.float32), "bn.running_var": np.full(2, 0.5, np.float32)}

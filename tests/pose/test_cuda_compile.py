@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from appliance.pose import cuda_build
+from appliance.pose.cuda import build as cuda_build
 
 SM = 87
 ENTRIES = sorted(cuda_build.ENTRY_POINTS.values())

@@ -1,4 +1,4 @@
-"""The pycuda path (appliance/pose/cuda_decoder.py): on a real GPU when there is one, and its
+"""The pycuda path (appliance/pose/cuda/decoder.py): on a real GPU when there is one, and its
 host-side logic everywhere.
 
 Why two parts:
@@ -22,7 +22,8 @@ import types
 import numpy as np
 import pytest
 
-from appliance.pose import cuda_build, decode, host_decoder
+from appliance.pose import decode
+from appliance.pose.cuda import build as cuda_build, host_decoder
 from appliance.pose.crop import crop_from_box
 from tests.pose.test_cuda_host_parity import assert_matches_numpy, degenerate_maps, random_maps
 
@@ -164,7 +165,7 @@ def test_pycuda_module_logic_against_the_host_stand_in(stand_in):
     """cuda_decoder.py end to end without a GPU: twelve views (two launches of at most eight,
     the second at an offset pointer in both the input and the output), float32 and float16,
     DARK and standard, per-view crops, through decode.decode_to_image's dispatch."""
-    from appliance.pose import cuda_decoder
+    from appliance.pose.cuda import decoder as cuda_decoder
 
     hm = random_maps(61, n=12)
     rng = np.random.default_rng(3)
@@ -192,7 +193,7 @@ def test_pycuda_module_logic_against_the_host_stand_in(stand_in):
 
 def test_decoder_refuses_other_threads_and_missing_context(stand_in):
     """A CUDA context is current in one thread: the decoder must be made and used there."""
-    from appliance.pose import cuda_decoder
+    from appliance.pose.cuda import decoder as cuda_decoder
 
     with pytest.raises(cuda_decoder.CudaUnavailable, match="no current CUDA context"):
         cuda_decoder.CudaHeatmapDecoder()
@@ -233,7 +234,7 @@ def test_bench_rows_with_the_stand_in_have_the_contract(stand_in):
 # on a real GPU
 # ---------------------------------------------------------------------------------------------
 def _gpu_or_skip():
-    from appliance.pose import cuda_decoder
+    from appliance.pose.cuda import decoder as cuda_decoder
 
     reason = cuda_decoder.unavailable_reason()
     if reason is not None:

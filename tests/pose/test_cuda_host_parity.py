@@ -18,7 +18,8 @@ import cv2
 import numpy as np
 import pytest
 
-from appliance.pose import cuda_build, decode, decode_reference, host_decoder
+from appliance.pose import decode, decode_reference
+from appliance.pose.cuda import build as cuda_build, host_decoder
 from appliance.pose.crop import crop_from_box
 
 TOL_HM_PX = 1e-3

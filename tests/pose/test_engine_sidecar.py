@@ -14,7 +14,7 @@ import json
 
 import pytest
 
-from appliance.pose.engine_sidecar import (
+from appliance.pose.engines.sidecar import (
     EngineSidecar,
     RuntimeDescription,
     SidecarError,

@@ -21,7 +21,7 @@ from onnx import numpy_helper
 
 from appliance import cli
 from appliance.capture.replay import write_replay
-from appliance.pose.hrnet_onnx import export_checkpoint
+from appliance.pose.export.hrnet_onnx import export_checkpoint
 from tests.capture import replay_frames
 from tests.pose.test_onnx_engine_contract import tiny_model
 

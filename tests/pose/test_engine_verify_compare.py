@@ -18,7 +18,7 @@ import pytest
 from appliance.errors import AgmaError
 from appliance.pose.crop import Crop
 from appliance.pose.decode import encode
-from appliance.pose.verify import compare_heatmaps, keypoint_distances_px
+from appliance.pose.engines.verify import compare_heatmaps, keypoint_distances_px
 
 #: 'dark' crop whose source is 143 px wide: (143 - 1) / (72 - 1) = 2 image px per heatmap px.
 CROP = Crop(center_px=(300.0, 200.0), scale=(143.0 / 200.0, 143.0 / 200.0 * 4 / 3))

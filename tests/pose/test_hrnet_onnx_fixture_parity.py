@@ -11,7 +11,7 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from appliance.pose.hrnet_onnx import export_checkpoint
+from appliance.pose.export.hrnet_onnx import export_checkpoint
 
 
 @pytest.fixture(scope="module")

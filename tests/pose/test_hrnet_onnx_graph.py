@@ -9,7 +9,7 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from appliance.pose.hrnet_onnx import export_checkpoint
+from appliance.pose.export.hrnet_onnx import export_checkpoint
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from appliance.pose.checkpoint import CheckpointError
-from appliance.pose.hrnet_onnx import build_hrnet_onnx, export_checkpoint
+from appliance.pose.export.checkpoint import CheckpointError
+from appliance.pose.export.hrnet_onnx import build_hrnet_onnx, export_checkpoint
 from tests.pose.pth_writer import official_hrnet_shapes, random_state_dict, write_zip
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import onnx
 import pytest
 
-from appliance.pose.checkpoint import read_state_dict
-from appliance.pose.hrnet_onnx import HRNetSpec, expected_shapes, export_checkpoint, parameter_count
+from appliance.pose.export.checkpoint import read_state_dict
+from appliance.pose.export.hrnet_onnx import HRNetSpec, expected_shapes, export_checkpoint, parameter_count
 from tests.pose.pth_writer import learnable_count, official_hrnet_shapes, random_state_dict, write_legacy, write_zip
 
 RELEASED = {32: 28_536_113, 48: 63_595_745}

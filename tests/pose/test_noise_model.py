@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from appliance.pose.noise import NoiseParams, draw_errors
+from appliance.pose.sim.noise import NoiseParams, draw_errors
 
 
 def _sample(params, frames=3000, seed=0):

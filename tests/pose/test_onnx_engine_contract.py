@@ -16,8 +16,8 @@ from onnx import TensorProto, helper, numpy_helper
 
 from appliance.errors import AgmaError
 from appliance.pose.engine import HeatmapEngine
-from appliance.pose.hrnet_onnx import export_checkpoint
-from appliance.pose.onnx_engine import CPU_PROVIDER, ModelContractError, OnnxEngine
+from appliance.pose.export.hrnet_onnx import export_checkpoint
+from appliance.pose.engines.onnx_runtime import CPU_PROVIDER, ModelContractError, OnnxEngine
 
 
 def tiny_model(path, in_hw=(384, 288), batch="N", in_type=TensorProto.FLOAT, joints=17):

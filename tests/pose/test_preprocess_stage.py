@@ -68,8 +68,8 @@ def test_stage_recovers_true_joints_and_tracks(flip_test):
 
 def test_real_onnx_engine_runs_the_path(fixtures_dir, tmp_path):
     """The exported w4 HRNet through OnnxEngine: shapes, scores and the model's sha256."""
-    from appliance.pose.hrnet_onnx import export_checkpoint
-    from appliance.pose.onnx_engine import OnnxEngine
+    from appliance.pose.export.hrnet_onnx import export_checkpoint
+    from appliance.pose.engines.onnx_runtime import OnnxEngine
 
     report = export_checkpoint(fixtures_dir / "hrnet_w4_zip.pth", tmp_path / "w4.onnx")
     engine = OnnxEngine(report.output, providers=["CPUExecutionProvider"])

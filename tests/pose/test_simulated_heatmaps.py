@@ -5,8 +5,8 @@ import numpy as np
 
 from appliance.capture.synthetic import SyntheticSource
 from appliance.pose.crop import crop_from_box
-from appliance.pose.noise import NoiseParams
-from appliance.pose.simulated import SimulatedHeatmapModel
+from appliance.pose.sim.noise import NoiseParams
+from appliance.pose.sim.model import SimulatedHeatmapModel
 from appliance.stereo import metrics
 from appliance.stereo.stage import triangulate_joints
 from appliance.stereo.validity import ValidityRules
@@ -47,7 +47,7 @@ def test_missed_joints_become_low_score():
     """A missed joint has a weak maximum elsewhere: its score falls below stereo.min_score."""
     src = SyntheticSource(seed=1, n_frames=40, paced=False, render=False)
     model = SimulatedHeatmapModel(CROP, CROP, NoiseParams(miss_rate=0.1), seed=1)
-    from appliance.pose.noise import draw_errors
+    from appliance.pose.sim.noise import draw_errors
 
     for f in src.frames():
         left, right = model.estimate(f)

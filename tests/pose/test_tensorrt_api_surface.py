@@ -1,6 +1,6 @@
 """Every TensorRT name the backend uses exists in TensorRT 8.6.1 AND 10.3.0; none TensorRT 10 removed is used.
 
-No machine of this project can import TensorRT, so appliance/pose/tensorrt_engine.py (the one
+No machine of this project can import TensorRT, so appliance/pose/engines/tensorrt_engine.py (the one
 module that imports it) is parsed with ``ast`` and every attribute read on the ``trt`` module, and
 on the objects it returns (a builder, a network, a parser, a config, a profile, an engine, a
 context...), is looked up in the names the two bindings export (../shared/vendor-api: JetPack 6.0
@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-MODULE = REPO / "appliance" / "pose" / "tensorrt_engine.py"
+MODULE = REPO / "appliance" / "pose" / "engines" / "tensorrt_engine.py"
 VENDOR = REPO.parent / "shared" / "vendor-api"
 VERSIONS = ("tensorrt-8.6.1.txt", "tensorrt-10.3.0.txt")
 REMOVED_IN_10 = ("execute_async_v2", "get_binding_index", "binding_is_input", "max_workspace_size", "build_engine")
@@ -138,4 +138,4 @@ def test_only_this_module_imports_tensorrt():
                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
             if any(m == "tensorrt" or m.startswith("tensorrt.") for m in mods):
                 importers.append(path.relative_to(REPO).as_posix())
-    assert importers == ["appliance/pose/tensorrt_engine.py"]
+    assert importers == ["appliance/pose/engines/tensorrt_engine.py"]

@@ -13,7 +13,7 @@ import json
 
 import pytest
 
-from appliance.pose.engine_sidecar import EngineSidecar, write_sidecar
+from appliance.pose.engines.sidecar import EngineSidecar, write_sidecar
 from tests.helpers import agma
 
 needs_no_tensorrt = pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None,

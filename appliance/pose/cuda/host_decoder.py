@@ -2,7 +2,7 @@
 
 ``appliance/pose/cuda/host/decode_host.cpp`` includes ``cuda_host_shim.h`` and then the very
 ``decode_heatmaps.cu`` the GPU runs, and launches it with the GPU path's launch configuration
-(:func:`appliance.pose.cuda_build.launch_config`): one host thread per CUDA thread, real
+(:func:`appliance.pose.cuda.build.launch_config`): one host thread per CUDA thread, real
 barriers, the same shared-memory layout. It exists to check the kernel's arithmetic on every
 CI run without a GPU (tests/pose/test_cuda_host_parity.py); it is far too slow for the
 pipeline (hundreds of OS threads per launch).
@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from appliance.pose import cuda_build
-from appliance.pose.cuda_build import CudaBuildError
+from appliance.pose.cuda import build as cuda_build
+from appliance.pose.cuda.build import CudaBuildError
 
 HOST_DIR = cuda_build.KERNEL_DIR / "host"
 HOST_SOURCE = HOST_DIR / "decode_host.cpp"

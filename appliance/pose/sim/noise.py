@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..joints import NUM_JOINTS
+from ...joints import NUM_JOINTS
 
 _SHARED, _LEFT, _RIGHT, _MISS = 2, 0, 1, 3  # RNG streams (left/right keep the skeleton's view numbers)
 

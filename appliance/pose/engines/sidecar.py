@@ -13,7 +13,7 @@ beside ``F.engine``::
 :func:`check` compares it with the running TensorRT and GPU (a :class:`RuntimeDescription`) and
 gives one line that names every mismatch and the exact command that rebuilds the engine here, or
 None. Pure apart from :func:`read_sidecar` / :func:`write_sidecar` (atomic: appliance.files); no
-TensorRT is imported here (appliance.pose.tensorrt_engine describes the running one).
+TensorRT is imported here (appliance.pose.engines.tensorrt_engine describes the running one).
 """
 from __future__ import annotations
 

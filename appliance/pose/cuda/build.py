@@ -18,7 +18,7 @@ Three toolchains, none imported at module import time:
 Also here, free of pycuda so that the host check uses exactly what the GPU path uses: the
 kernel names, :func:`launch_config` and :func:`pack_params` (the by-value kernel parameter).
 
-Command line (install step): ``python -m appliance.pose.cuda_build --sm 87 [--cache-dir D]``
+Command line (install step): ``agma engine kernels [--sm 87] [--cache-dir D]`` (appliance.commands.engine)
 prints one JSON line with the cubin path, the toolchain and the CUDA version.
 """
 from __future__ import annotations
@@ -28,7 +28,6 @@ import ctypes
 import ctypes.util
 import glob
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -47,7 +46,7 @@ from appliance.files import atomic_write
 from appliance.pose.decoders import DECODER_NAMES
 
 #: Folder of the device sources.
-KERNEL_DIR = Path(__file__).resolve().parent / "cuda"
+KERNEL_DIR = Path(__file__).resolve().parent
 #: The one translation unit of the decoder (it includes decode_heatmaps.cuh).
 KERNEL_SOURCE = KERNEL_DIR / "decode_heatmaps.cu"
 
@@ -466,30 +465,3 @@ def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: 
         return BuiltKernels(path, "nvcc", ver, sm, True)
     _write_cached(path, nvcc_cubin(KERNEL_SOURCE, sm, nvcc))
     return BuiltKernels(path, "nvcc", ver, sm, False)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m appliance.pose.cuda_build",
-                                 description="Compile the CUDA heatmap decoder for this box's GPU (cached).")
-    ap.add_argument("--sm", type=int, required=True, help="compute capability as one number, e.g. 87 for Orin")
-    ap.add_argument("--cache-dir", default=None)
-    ap.add_argument("--toolchain", default="auto", choices=("auto", "nvrtc", "nvcc"))
-    ap.add_argument("--ptx", action="store_true", help="also report the PTX version NVRTC emits")
-    args = ap.parse_args(argv)
-    try:
-        built = build_cubin(args.sm, args.cache_dir, args.toolchain)
-        doc = built.as_dict()
-        if args.ptx:
-            ptx, _ = Nvrtc().compile(KERNEL_SOURCE, f"compute_{args.sm}")
-            doc["ptx_version"] = "%d.%d" % ptx_version(ptx)
-    except CudaBuildError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    print(json.dumps(doc))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -3,7 +3,7 @@
 Builder (:func:`build_engine_file`, ``agma engine build``): the ONNX parser, an explicit-batch
 network, one optimisation profile for batch 1-4 (2 = both views, 4 = with the flip test), FP16
 where ``platform_has_fast_fp16``, ``build_serialized_network``; the engine and its JSON sidecar
-(appliance.pose.engine_sidecar) are written beside each other under temporary names and renamed
+(appliance.pose.engines.sidecar) are written beside each other under temporary names and renamed
 into place, engine first, sidecar last (a reader that finds a new engine with an old sidecar
 refuses it: the sidecar's ONNX sha256 and build time are those of the old engine).
 
@@ -13,7 +13,7 @@ rebuild command); the name-based tensor API only (``num_io_tensors``, ``get_tens
 ``get_tensor_mode``, ``set_input_shape``, ``set_tensor_address``, ``execute_async_v3``): the one
 API that both TensorRT 8.6 (JetPack 6.0) and 10.x (JetPack 6.1/6.2) have
 (tests/pose/test_tensorrt_api_surface.py checks the names against both). The thread that opens
-the engine owns its CUDA context (pycuda, through appliance.pose.cuda_decoder), a pinned host
+the engine owns its CUDA context (pycuda, through appliance.pose.cuda.decoder), a pinned host
 input buffer and the device buffers, allocated once, and one stream; ``infer`` must be called
 from that thread (the inference thread, #10).
 
@@ -35,15 +35,15 @@ import numpy as np
 from appliance import __version__
 from appliance.errors import AgmaError
 from appliance.files import fsync_dir, sha256_file
-from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH, ModelInfo
-from appliance.pose.engine_sidecar import (
+from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH, EngineProvenance, ModelInfo
+from appliance.pose.engines.sidecar import (
     EngineSidecar,
     RuntimeDescription,
     check,
     read_sidecar,
     sidecar_path,
 )
-from appliance.pose.onnx_engine import INPUT_CHW, OUTPUT_CHW
+from appliance.pose.engines.onnx_runtime import INPUT_CHW, OUTPUT_CHW
 
 #: Suffixes of serialised TensorRT engines (trtexec writes .plan, agma engine build .engine).
 ENGINE_SUFFIXES = (".engine", ".plan")
@@ -79,7 +79,7 @@ def preflight(path: str | os.PathLike) -> Any:
 
 
 def _cuda() -> Any:
-    from appliance.pose.cuda_decoder import driver
+    from appliance.pose.cuda.decoder import driver
 
     return driver()
 
@@ -91,6 +91,13 @@ def describe_runtime(trt: Any, cuda: Any, device: int = 0,
     major, minor = dev.compute_capability()
     return RuntimeDescription(tensorrt_version=str(trt.__version__), gpu_name=str(dev.name()),
                               compute_capability=f"{major}.{minor}", expected_onnx_sha256=expected_onnx_sha256)
+
+
+def provenance(sidecar: EngineSidecar) -> EngineProvenance:
+    """What a session records of the engine (sessions.engine_*): what it was built from and with."""
+    return EngineProvenance(onnx_sha256=sidecar.onnx_sha256, tensorrt_version=sidecar.tensorrt_version,
+                            precision=sidecar.precision,
+                            gpu=f"{sidecar.gpu_name} sm {sidecar.compute_capability}")
 
 
 def _explicit_batch_flags(trt: Any) -> int:
@@ -198,7 +205,8 @@ class TensorRTEngine:
             self._release()
             raise
         self.sidecar = sidecar
-        self.info = ModelInfo(name=f"tensorrt:{self.path}", sha256=sha256_file(self.path))
+        self.info = ModelInfo(name=f"tensorrt:{self.path}", sha256=sha256_file(self.path),
+                              provenance=provenance(sidecar))
 
     def _open(self, trt: Any, sidecar: EngineSidecar) -> None:
         self._logger = trt.Logger(trt.Logger.WARNING)

@@ -16,7 +16,7 @@ reuses unchanged:
 The branch widths (32/64/128/256 for W32, 48/96/192/384 for W48, any others) and the number of
 joints are read from the checkpoint. Every state-dict key is checked against the layout before
 anything is built: missing, unexpected and mis-shaped keys are reported by name in one
-:class:`~appliance.pose.checkpoint.CheckpointError`. (``num_batches_tracked`` may be absent, as
+:class:`~appliance.pose.export.checkpoint.CheckpointError`. (``num_batches_tracked`` may be absent, as
 in checkpoints written before PyTorch 0.4.1; PyTorch tolerates that too.)
 
 BatchNorm (eps 1e-5, running statistics) is folded into the preceding convolution in float64.
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from appliance.errors import AgmaError
-from appliance.pose.checkpoint import CheckpointError, read_state_dict
+from appliance.pose.export.checkpoint import CheckpointError, read_state_dict
 from appliance.files import sha256_file
 from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH
 

@@ -1,6 +1,6 @@
 """The simulated model: ground-truth joints rendered as heatmaps and decoded like a network's.
 
-For each view: the true 2D joints plus the calibrated error model (appliance.pose.noise) are
+For each view: the true 2D joints plus the calibrated error model (appliance.pose.sim.noise) are
 mapped into the crop's heatmap space, rendered with ``encode`` (DarkPose's training targets,
 sigma 3) at an amplitude that stands for the network's confidence, and handed to
 ``decode_to_image`` exactly as an engine's output would be. A missed joint is a weak blob
@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..frames import Keypoints2D, StereoFrame
-from ..joints import NUM_JOINTS
-from .crop import Crop
-from .decode import decode_to_image, encode
-from .engine import ModelInfo
+from ...frames import Keypoints2D, StereoFrame
+from ...joints import NUM_JOINTS
+from ..crop import Crop
+from ..decode import decode_to_image, encode
+from ..engine import ModelInfo
 from .noise import NoiseParams, draw_errors
 
 _AMPLITUDE = (0.65, 0.95)       # score of a detected joint, like a trained HRNet's maxima

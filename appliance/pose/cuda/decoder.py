@@ -17,7 +17,7 @@ This is the only module that imports pycuda, lazily: importing it costs nothing 
 without CUDA; using it there raises :class:`CudaUnavailable` with the reason.
 
 Kernels are compiled on the box for its own SM and cached
-(:func:`appliance.pose.cuda_build.build_cubin`: NVRTC, else nvcc).
+(:func:`appliance.pose.cuda.build.build_cubin`: NVRTC, else nvcc).
 """
 from __future__ import annotations
 
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 
 from appliance.errors import AgmaError
-from appliance.pose import cuda_build
+from appliance.pose.cuda import build as cuda_build
 
-logger = logging.getLogger("appliance.pose.cuda_decoder")
+logger = logging.getLogger("appliance.pose.cuda.decoder")
 
 
 class CudaUnavailable(AgmaError):
@@ -57,8 +57,17 @@ def _driver():
     return cuda
 
 
-#: Public name of the one pycuda import, for the TensorRT engine (appliance.pose.tensorrt_engine).
+#: Public name of the one pycuda import, for the TensorRT engine (appliance.pose.engines.tensorrt_engine).
 driver = _driver
+
+
+def device_sm(device: int = 0) -> int:
+    """The compute capability of GPU ``device`` as one number (87 for Orin); CudaUnavailable when none."""
+    cuda = _driver()
+    if cuda.Device.count() <= device:
+        raise CudaUnavailable(f"no CUDA device {device}")
+    major, minor = cuda.Device(device).compute_capability()
+    return major * 10 + minor
 
 
 def unavailable_reason() -> str | None:
