@@ -10,11 +10,14 @@ from ..output import emit_json
 
 def register(sub, common) -> None:
     p = sub.add_parser("bench", parents=[common], help="measure the stages (median µs per frame pair)")
-    p.add_argument("names", nargs="*", metavar="NAME", help="benches to run (default: all but those run only when named: daemon, camera, fleet)")
+    p.add_argument("names", nargs="*", metavar="NAME", help="benches to run (default: all but those run only when named: daemon, camera, fleet, soak)")
     p.add_argument("--repeat", type=int, default=200, help="timed repetitions per row")
     p.add_argument("--onnx", metavar="F.onnx", help="model for the engine rows (inference alone and everything else)")
     p.add_argument("--engine", metavar="F.engine", help="engine bench: a TensorRT engine too (batch 2 and 4, the pose "
                    "stage with the device decode, host time outside inference; the box only)")
+    p.add_argument("--frames", type=int, default=None, metavar="N",
+                   help="soak: frame pairs through the runtime (default 108000: an hour at 30 FPS)")
+    p.add_argument("--db", metavar="PATH", help="soak: keep the database here (default: a temporary file)")
     p.add_argument("--boxes", type=int, default=50, metavar="N", help="fleet: simulated boxes on the one broker")
     p.add_argument("--seconds", type=float, default=20.0, metavar="S", help="fleet: how long the ward watches them")
     p.set_defaults(handler=run)

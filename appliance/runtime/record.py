@@ -36,13 +36,14 @@ def record_session(cfg, duration_s: float | None, as_fast_as_possible: bool, wri
                    on_progress: Callable[[Health], None] | None = None,
                    on_box: Callable[[Box], None] | None = None, *,
                    open_source: Callable[[], Any] | None = None, build_pose: Callable[[Any], Any] | None = None,
-                   resume: bool = False) -> dict[str, Any]:
+                   resume: bool = False, sinks: Callable[[Box], list] | None = None) -> dict[str, Any]:
     """Run one session and return its summary (see docs/usage.md, `agma record --json`).
 
     on_box: called with the opened Box (the command installs its signal handlers there: they post
     Shutdown events). open_source / build_pose: the source and pose stage (default: from cfg, as
     the daemon builds them). resume: continue a recording interrupted less than
     store.resume_after_crash_s ago, as the daemon does at start (`agma record` never asks).
+    sinks: the status sinks of the box (default none; `agma bench soak` adds MQTT when a broker runs).
     Raises the engine's own error when it cannot be built (a ConfigError keeps its exit code 78),
     a RecordError when the start is refused.
     """
@@ -52,7 +53,8 @@ def record_session(cfg, duration_s: float | None, as_fast_as_possible: bool, wri
     diskguard.check_start(cfg.db_path, cfg["store.min_free_mb"], max_frames, limit_from=limit_from)
     box = Box(cfg, BoxOptions(live=live, duration_s=duration_s, exit_after_session=True, read_while_idle=False,
                               bounded_by_source=bool(write_replay) and duration_s is not None),
-              open_source or source_opener(cfg, live, duration_s, write_replay, in_process=True), build_pose or pose_builder(cfg))
+              open_source or source_opener(cfg, live, duration_s, write_replay, in_process=True), build_pose or pose_builder(cfg),
+              sinks)
     box.open()
     stuck: list[str] = []
     try:
