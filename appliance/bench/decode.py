@@ -39,7 +39,7 @@ def realistic_frame_pairs(
     return pairs
 
 
-@bench.register("decode")
+@bench.register("decode", default=False)
 def bench_decode(args: Any = None) -> list[dict]:
     """Rows: NumPy DARK, NumPy standard, and the per-joint reference of each, per frame pair.
 

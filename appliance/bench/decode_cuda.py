@@ -21,7 +21,7 @@ from appliance.pose.cuda import build as cuda_build
 from appliance.pose.cuda.host_decoder import identity_affines
 
 
-@bench.register("decode-cuda")
+@bench.register("decode-cuda", default=False)
 def bench_decode_cuda(args: Any = None) -> list[dict]:
     """``args`` may carry ``repeat`` (default 300) and ``seed`` (default 0); None: defaults."""
     from appliance.pose.cuda import decoder as cuda_decoder  # noqa: PLC0415 - lazily, pycuda may be absent

@@ -32,7 +32,7 @@ BUDGET_MS = 5.0
 WARMER_ROI = (200.0, 0.0, 880.0, 720.0)
 
 
-def _store_us_per_frame(poses, calibration, n: int) -> float:
+def store_us_per_frame(poses, calibration, n: int) -> float:
     from ..store import sessions
     from ..store.writer import StoreWriter
 
@@ -51,7 +51,7 @@ def _store_us_per_frame(poses, calibration, n: int) -> float:
     return elapsed / n * 1e6
 
 
-@bench.register("engine")
+@bench.register("engine", default=False)
 def bench_engine(args) -> list[dict]:
     repeat = max(10, getattr(args, "repeat", 200) // 4)
     source = SyntheticSource(seed=0, n_frames=2, paced=False, render=True)
@@ -83,7 +83,7 @@ def bench_engine(args) -> list[dict]:
     t_dec = bench.median_us(lambda: decode_to_image(heatmaps, crops, method="dark"), repeat=repeat)
     t_tri = bench.median_us(lambda: to_pose3d(frame, kl, kr, rules), repeat=repeat)
     pose = to_pose3d(frame, kl, kr, rules)
-    t_store = _store_us_per_frame([pose], frame.calibration, n=max(200, repeat * 4))
+    t_store = store_us_per_frame([pose], frame.calibration, n=max(200, repeat * 4))
     rows += [
         {"name": "preprocess (2 views: crop, warp, normalise)", "median_us": t_pre},
         {"name": "preprocess + merge, flip test (4 views)", "median_us": t_pre_flip},

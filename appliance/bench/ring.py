@@ -5,7 +5,7 @@ from __future__ import annotations
 from .. import bench
 
 
-@bench.register("ring")
+@bench.register("ring", default=False)
 def bench_ring_rows(args) -> list[dict]:
     from ..capture.ring import bench_ring
 

@@ -131,7 +131,7 @@ def _commits(poses, src, tmp: str, synchronous: str, batch: int, commits: int) -
             "frames_per_commit": batch, "commits": commits}
 
 
-@bench.register("store")
+@bench.register("store", default=False)
 def bench_store(args) -> list[dict]:
     n = max(300, getattr(args, "repeat", 200) * 10)
     batch = 15  # store.commit_interval_s 0.5 s at 30 fps

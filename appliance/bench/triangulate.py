@@ -10,7 +10,7 @@ from ..stereo.stage import triangulate_joints
 from ..stereo.validity import ValidityRules
 
 
-@bench.register("triangulate")
+@bench.register("triangulate", default=False)
 def bench_triangulate(args) -> list[dict]:
     xyz = InfantMotion(0).joints_mm(1.0)
     lu, ru = CAL.project(xyz)
