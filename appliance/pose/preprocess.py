@@ -22,7 +22,11 @@ batch: [left, right]; with the flip test, [left, right, mirrored left, mirrored 
 one-column shift).
 
 :class:`HeatmapPoseStage` wires preprocessing -> HeatmapEngine -> decode_to_image into the
-pose stage protocol (appliance.pose.stage.PoseStage).
+pose stage protocol (appliance.pose.stage.PoseStage). An engine with ``infer_on_device`` (the
+TensorRT engine) keeps the heatmaps on the GPU: the merge runs there as a kernel
+(``GpuHeatmaps.merge_flip``, the same arithmetic as :meth:`Preprocessor.merge`) and
+``decode_to_image`` dispatches to the CUDA decoder, so only N x 17 x 3 floats come back. Any
+other engine (ONNX Runtime, the simulated model) returns host arrays, merged and decoded here.
 """
 from __future__ import annotations
 
@@ -151,15 +155,24 @@ class Preprocessor:
         return out
 
     def merge(self, heatmaps: np.ndarray) -> np.ndarray:
-        """Engine output -> (2, J, H, W): as is, or averaged with the flipped-back mirrors."""
+        """Engine output -> (2, J, H, W): as is, or averaged with the flipped-back mirrors.
+
+        Device heatmaps (not an ndarray, with a ``merge_flip`` method: GpuHeatmaps) merge
+        themselves on the device with the same arithmetic (a CUDA kernel on their stream)."""
         if not self.flip_test:
             return heatmaps
+        if not isinstance(heatmaps, np.ndarray) and callable(getattr(heatmaps, "merge_flip", None)):
+            return heatmaps.merge_flip(self.policy.convention)
         n = heatmaps.shape[0] // 2
         return (heatmaps[:n] + flip_back(heatmaps[n:], self.policy.convention)) * np.float32(0.5)
 
 
 class HeatmapPoseStage:
-    """PoseStage of a network: preprocess -> engine.infer (one batch) -> decode_to_image.
+    """PoseStage of a network: preprocess -> engine.infer (one batch) -> merge -> decode_to_image.
+
+    An engine with ``infer_on_device`` (TensorRT) is run through it instead: its GpuHeatmaps are
+    merged and decoded on the device, in the calling thread (which must own the engine's CUDA
+    context: the inference thread), before the next frame's inference rewrites them.
 
     Keeps the last frame's keypoints for the tracked crop; ``last_crops`` and
     ``last_crop_sources`` are the crops of the frame being (or last) estimated and where each
@@ -190,13 +203,27 @@ class HeatmapPoseStage:
         a session does not pay for lazy allocations (the runtime calls it in the inference thread)."""
         n = 4 if self.pre.flip_test else 2
         blank = np.zeros((n, 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+        on_device = self._infer_on_device()
+        if on_device is None:
+            for _ in range(batches):
+                self.engine.infer(blank)
+            return
+        # The device path whole: the merge and decode kernels' first launches, their buffers.
+        crop = roi_crop((INPUT_WIDTH, INPUT_HEIGHT), None, self.pre.policy.convention)
         for _ in range(batches):
-            self.engine.infer(blank)
+            decode_to_image(self.pre.merge(on_device(blank)), [crop, crop], method=self.decoder)
+
+    def _infer_on_device(self):
+        infer_on_device = getattr(self.engine, "infer_on_device", None)
+        return infer_on_device if callable(infer_on_device) else None
 
     def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
         crops, sources = self.pre.crops(frame, self._previous)
         self.last_crops, self.last_crop_sources = crops, sources
-        heatmaps = self.pre.merge(self.engine.infer(self.pre.batch(frame, crops)))
+        batch = self.pre.batch(frame, crops)
+        on_device = self._infer_on_device()
+        # Device: GpuHeatmaps -> merge kernel (flip test) -> decode kernels; host: arrays throughout.
+        heatmaps = self.pre.merge(on_device(batch) if on_device is not None else self.engine.infer(batch))
         uv, scores = decode_to_image(heatmaps, crops, method=self.decoder)
         left = Keypoints2D(uv_px=uv[0], score=np.asarray(scores[0], np.float32))
         right = Keypoints2D(uv_px=uv[1], score=np.asarray(scores[1], np.float32))

@@ -24,7 +24,9 @@ import pytest
 
 from appliance.pose import decode
 from appliance.pose.cuda import build as cuda_build, host_decoder
-from appliance.pose.crop import crop_from_box
+from appliance.pose.crop import crop_from_box, flip_back
+from appliance.pose.engine import ModelInfo
+from appliance.pose.preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
 from tests.pose.test_cuda_host_parity import assert_matches_numpy, degenerate_maps, random_maps
 
 J = 17
@@ -93,12 +95,19 @@ def _fake_driver(launches: list) -> types.ModuleType:
             return self
 
         def prepared_async_call(self, grid, block, stream, *args, shared_size=0):
-            assert self.arg_format == f"{cuda_build.PARAMS_SIZE}s" and len(args) == 1
+            merge = self.name in cuda_build.MERGE_ENTRY_POINTS.values()
+            size = cuda_build.MERGE_PARAMS_SIZE if merge else cuda_build.PARAMS_SIZE
+            assert self.arg_format == f"{size}s" and len(args) == 1
             blob = args[0]
-            assert isinstance(blob, bytes) and len(blob) == cuda_build.PARAMS_SIZE
+            assert isinstance(blob, bytes) and len(blob) == size
             assert tuple(block[1:]) == (1, 1) and tuple(grid[1:]) == (1,)
             launches.append((self.name, grid, block, shared_size))
-            rc = lib.agma_host_launch_params(self.name.encode(), blob, int(grid[0]), int(block[0]), int(shared_size))
+            if merge:
+                assert shared_size == 0
+                rc = lib.agma_host_launch_merge_params(self.name.encode(), blob, int(grid[0]), int(block[0]))
+            else:
+                rc = lib.agma_host_launch_params(self.name.encode(), blob, int(grid[0]), int(block[0]),
+                                                 int(shared_size))
             assert rc == 0, lib.agma_host_last_error()
 
     class Module:
@@ -231,6 +240,151 @@ def test_bench_rows_with_the_stand_in_have_the_contract(stand_in):
 
 
 # ---------------------------------------------------------------------------------------------
+# the flip-test merge and the pose stage's device path (run on the stand-in and on a GPU)
+# ---------------------------------------------------------------------------------------------
+def numpy_merge(hm: np.ndarray, convention: str) -> np.ndarray:
+    """The host path's merge (Preprocessor.merge); float16 sums may overflow to inf."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return Preprocessor(CropPolicy(convention=convention), flip_test=True).merge(hm)
+
+
+def check_merge_on_device(g, launches: list | None = None) -> None:
+    """In the GpuThread ``g``: the engine's batch of 4 (views, mirrors) uploaded, float32 and
+    float16, merged on the device for both conventions: bit-identical to Preprocessor.merge; then
+    decoded on the device: the host path's keypoints (NumPy merge + NumPy decoder) within the
+    decoder's tolerance, and the same kernels on the host (shim) within 1e-4 heatmap px."""
+    hm = random_maps(13, n=4)
+    for dtype in (np.float32, np.float16):
+        data = hm.astype(dtype)
+        buf = _upload(g.cuda, data)
+        for convention in ("dark", "hrnet"):
+            crops = [crop_from_box(120, 40, 420, 560, convention=convention),
+                     crop_from_box(640, 70, 380, 520, convention=convention)]
+            if launches is not None:
+                launches.clear()
+            merged = g.decoder.wrap(int(buf), data.shape, dtype, g.stream).merge_flip(convention)
+            assert merged.shape == (2, J, 96, 72) and merged.dtype == np.float32 and merged.stream is g.stream
+            if launches is not None:
+                assert launches == [(cuda_build.MERGE_ENTRY_POINTS[np.dtype(dtype).name], (918, 1), (256, 1, 1), 0)]
+            want = numpy_merge(data, convention)
+            got = merged.to_host()
+            nan = np.isnan(want)
+            assert np.array_equal(np.isnan(got), nan)
+            assert np.array_equal(got[~nan].view(np.uint32), want[~nan].view(np.uint32)), (dtype, convention)
+            for method in ("dark", "standard"):
+                uv, scores = decode.decode_to_image(merged, crops, method)
+                host_uv, host_scores = decode.decode_to_image(want, crops, method)
+                assert np.array_equal(scores, host_scores)
+                assert np.array_equal(np.isnan(uv), np.isnan(host_uv))
+                mag = np.array([np.abs(c.hm_to_img[:, :2]).sum(axis=1).max() for c in crops])[:, None, None]
+                err = np.nan_to_num(np.abs(uv - host_uv))
+                assert np.all(err <= 1e-3 * mag + 1e-3), f"{dtype} {convention} {method}: {err.max()}"
+                shim_uv, shim_scores = host_decoder.decode_to_image(want, crops, method)
+                assert np.array_equal(scores, shim_scores)
+                assert np.all(np.nan_to_num(np.abs(uv - shim_uv)) <= 1e-4 * mag + 1e-4)
+        buf.free()
+
+
+class MapsEngine:
+    """A HeatmapEngine whose output is known: per view, the DARK target maps of the true joints
+    seen through the stage's current crop, plus seeded noise; the mirrored views get the mirror of
+    other targets (a network that is not mirror-equivariant), so the merge changes the answer."""
+
+    def __init__(self, truth, convention: str):
+        self.truth, self.convention = truth, convention
+        self.stage = None
+        self.info = ModelInfo(name="maps")
+        self.calls = 0
+
+    def maps(self, batch: np.ndarray) -> np.ndarray:
+        assert batch.shape[1:] == (3, 384, 288)
+        rng = np.random.default_rng(self.calls)
+        self.calls += 1
+        crops = self.stage.last_crops
+        views = np.stack([decode.encode(c.image_to_heatmap(t)) for c, t in zip(crops, self.truth)])
+        out = [views + rng.normal(0.0, 0.01, views.shape).astype(np.float32)]
+        if batch.shape[0] == 4:
+            shifted = np.stack([decode.encode(c.image_to_heatmap(t) + [0.4, -0.3]) for c, t in zip(crops, self.truth)])
+            out.append(flip_back(shifted, self.convention) + rng.normal(0.0, 0.01, views.shape).astype(np.float32))
+        return np.concatenate(out).astype(np.float32)
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        return self.maps(batch)
+
+
+class DeviceMapsEngine(MapsEngine):
+    """The same maps, left on the device as TensorRTEngine.infer_on_device leaves them: one
+    engine-owned output buffer on the GpuThread's stream, wrapped by its decoder."""
+
+    def __init__(self, g, truth, convention: str):
+        super().__init__(truth, convention)
+        self.g = g
+        self.buf = g.cuda.mem_alloc(4 * J * 96 * 72 * 4)
+        self.device_calls = 0
+
+    def infer_on_device(self, batch: np.ndarray):
+        maps = self.maps(batch)
+        self.g.cuda.memcpy_htod(self.buf, maps)
+        self.device_calls += 1
+        return self.g.decoder.wrap(int(self.buf), maps.shape, np.float32, self.g.stream)
+
+
+def check_stage_device_path(g, flip_test: bool, convention: str) -> None:
+    """In the GpuThread ``g``: HeatmapPoseStage takes the device path when the engine has
+    infer_on_device (merge and decode on the device) and gives the host path's keypoints, frame
+    after frame with tracking, within the decoder's tolerance; both are near the truth."""
+    from tests.pose.test_preprocess_stage import _frame, _truth
+
+    truth = _truth(3)
+    policy = CropPolicy(roi_xywh=(200, 0, 880, 720), convention=convention)
+    host_engine, dev_engine = MapsEngine(truth, convention), DeviceMapsEngine(g, truth, convention)
+    host = HeatmapPoseStage(host_engine, Preprocessor(policy, flip_test=flip_test))
+    dev = HeatmapPoseStage(dev_engine, Preprocessor(policy, flip_test=flip_test))
+    host_engine.stage, dev_engine.stage = host, dev
+    for index in range(3):
+        frame = _frame(index)
+        want, got = host.estimate(frame), dev.estimate(frame)
+        assert dev.last_crop_sources == host.last_crop_sources
+        for view in range(2):
+            np.testing.assert_allclose(got[view].uv_px, want[view].uv_px, atol=0.02)
+            np.testing.assert_allclose(got[view].score, want[view].score, atol=1e-6)
+            # The mirrors' targets sit (0.4, -0.3) heatmap px away: the merged peak is the midpoint.
+            crop = dev.last_crops[view]
+            expected = crop.heatmap_to_image(crop.image_to_heatmap(truth[view]) + ([0.2, -0.15] if flip_test else 0.0))
+            mag = np.abs(crop.hm_to_img[:, :2]).sum(axis=1).max()
+            np.testing.assert_allclose(got[view].uv_px, expected, atol=0.05 * mag)
+    assert dev_engine.device_calls == 3
+    dev.warm_up(1)  # the device path whole on blank input
+    assert dev_engine.device_calls == 4
+
+
+def test_merge_on_the_stand_in(stand_in):
+    """GpuHeatmaps.merge_flip's pycuda logic (packing, launch, buffer, dtype) without a GPU."""
+    from appliance.pose.cuda import decoder as cuda_decoder
+
+    with cuda_decoder.GpuThread() as gpu:
+        gpu.call(lambda g: check_merge_on_device(g, stand_in))
+        with pytest.raises(ValueError, match="even batch"):
+            gpu.call(lambda g: g.decoder.wrap(0, (3, J, 96, 72), np.float32, g.stream).merge_flip("dark"))
+        wrapped = gpu.call(lambda g: g.decoder.wrap(0, (4, J, 96, 72), np.float32, g.stream))
+        with pytest.raises(RuntimeError, match="thread"):
+            wrapped.merge_flip("dark")
+
+
+@pytest.mark.parametrize("flip_test,convention", [(True, "dark"), (True, "hrnet"), (False, "dark")])
+def test_stage_device_path_on_the_stand_in(stand_in, flip_test, convention):
+    """The pose stage's TensorRT path (infer_on_device -> merge kernel -> decode kernels) without a GPU."""
+    from appliance.pose.cuda import decoder as cuda_decoder
+
+    with cuda_decoder.GpuThread() as gpu:
+        stand_in.clear()
+        gpu.call(lambda g: check_stage_device_path(g, flip_test, convention))
+        names = {name for name, *_ in stand_in}
+        assert (cuda_build.MERGE_ENTRY_POINTS["float32"] in names) == flip_test
+        assert cuda_build.ENTRY_POINTS[("dark", "float32")] in names
+
+
+# ---------------------------------------------------------------------------------------------
 # on a real GPU
 # ---------------------------------------------------------------------------------------------
 def _gpu_or_skip():
@@ -324,3 +478,15 @@ def test_gpu_bench_row_reports_kernel_time(gpu):
 
     rows = bench_decode_cuda(SimpleNamespace(repeat=50, seed=0))
     assert all(r["available"] and r["median_us"] > 0 for r in rows)
+
+
+def test_gpu_flip_merge_matches_numpy_and_decodes_as_the_host_path(gpu):
+    """The merge kernel on the GPU: bit-identical to Preprocessor.merge (float32 and float16
+    maps, both conventions); merged then decoded on the device = the host path's keypoints."""
+    gpu.call(check_merge_on_device)
+
+
+@pytest.mark.parametrize("flip_test,convention", [(True, "dark"), (True, "hrnet"), (False, "dark")])
+def test_gpu_stage_device_path_matches_the_host_path(gpu, flip_test, convention):
+    """HeatmapPoseStage on an engine with infer_on_device, on the GPU: the host path's keypoints."""
+    gpu.call(lambda g: check_stage_device_path(g, flip_test, convention))

@@ -16,7 +16,9 @@ Three toolchains, none imported at module import time:
 - ``nvcc -cubin`` (:func:`nvcc_cubin`).
 
 Also here, free of pycuda so that the host check uses exactly what the GPU path uses: the
-kernel names, :func:`launch_config` and :func:`pack_params` (the by-value kernel parameter).
+kernel names, :func:`launch_config` and :func:`pack_params` (the by-value kernel parameter) of
+the decoder, and :func:`merge_launch_config` and :func:`pack_merge_params` of the flip-test
+merge (``merge_flip.cuh``, in the same translation unit).
 
 Command line (install step): ``agma engine kernels [--sm 87] [--cache-dir D]`` (appliance.commands.engine)
 prints one JSON line with the cubin path, the toolchain and the CUDA version.
@@ -43,6 +45,7 @@ import numpy as np
 
 from appliance.errors import AgmaError
 from appliance.files import atomic_write
+from appliance.joints import FLIP_PAIRS
 from appliance.pose.decoders import DECODER_NAMES
 
 #: Folder of the device sources.
@@ -67,6 +70,22 @@ DEFAULT_THREADS = 256
 #: struct AgmaDecodeParams: heatmaps, out (u64), hm_to_img [8][6] double, 6 x int32.
 PARAMS_FORMAT = "<QQ" + f"{MAX_VIEWS * 6}d" + "6i"
 PARAMS_SIZE = struct.calcsize(PARAMS_FORMAT)  # 424
+#: extern "C" entry points of the flip-test merge, by input dtype name (the output is float32).
+MERGE_ENTRY_POINTS = {
+    "float32": "agma_merge_flip_f32",
+    "float16": "agma_merge_flip_f16",
+}
+#: Every entry point of the translation unit.
+ALL_ENTRY_POINTS = tuple(ENTRY_POINTS.values()) + tuple(MERGE_ENTRY_POINTS.values())
+#: The heatmap shift of each pixel convention's flip test (appliance.pose.crop.flip_back):
+#: "dark" none, "hrnet" one column to the right.
+MERGE_SHIFT = {"dark": 0, "hrnet": 1}
+#: Must match merge_flip.cuh (checked by the host-shim tests).
+MERGE_MAX_JOINTS = 32
+#: struct AgmaMergeParams: heatmaps, out (u64), n_views, n_joints, height, width, shift, reserved,
+#: flip_perm[32] (int32).
+MERGE_PARAMS_FORMAT = "<QQ6i" + f"{MERGE_MAX_JOINTS}i"
+MERGE_PARAMS_SIZE = struct.calcsize(MERGE_PARAMS_FORMAT)  # 168
 #: PTX ISA that CUDA 12.2's driver (JetPack 6.0) accepts at most.
 MAX_PTX_VERSION_CUDA_12_2 = (8, 2)
 #: The PyPI pins of CI's CUDA 12.2 toolchain.
@@ -138,6 +157,55 @@ def pack_params(heatmaps_ptr: int, out_ptr: int, hm_to_img: np.ndarray, n_joints
     padded[:n_views] = mats
     return struct.pack(PARAMS_FORMAT, int(heatmaps_ptr), int(out_ptr), *padded.ravel().tolist(),
                        n_views, int(n_joints), int(height), int(width), int(blur_kernel), 0)
+
+
+def flip_permutation(n_joints: int) -> list[int]:
+    """Joint j of a flipped-back map is joint perm[j] of the mirror's: FLIP_PAIRS swapped where
+    both joints exist, exactly as appliance.pose.crop.flip_back builds it."""
+    perm = list(range(int(n_joints)))
+    for a, b in FLIP_PAIRS:
+        if a < n_joints and b < n_joints:
+            perm[a], perm[b] = b, a
+    return perm
+
+
+def merge_shift(convention: str) -> int:
+    if convention not in MERGE_SHIFT:
+        raise ValueError(f"unknown pixel convention {convention!r}; expected one of {tuple(MERGE_SHIFT)}")
+    return MERGE_SHIFT[convention]
+
+
+def merge_output_shape(shape: Sequence[int]) -> tuple[int, int, int, int]:
+    """(2n, J, H, W) -> (n, J, H, W); ValueError for what the merge kernel cannot take."""
+    if len(shape) != 4:
+        raise ValueError(f"heatmaps must be (N, J, H, W), got shape {tuple(shape)}")
+    n2, j, h, w = (int(v) for v in shape)
+    if n2 < 2 or n2 % 2:
+        raise ValueError(f"the flip-test merge needs an even batch of 2 or more (views, then their mirrors), got {n2}")
+    if not 1 <= j <= MERGE_MAX_JOINTS:
+        raise ValueError(f"the flip-test merge takes 1..{MERGE_MAX_JOINTS} joints, got {j}")
+    if h < 1 or w < 1:
+        raise ValueError(f"bad heatmap shape: {h}x{w}")
+    if n2 * j * h * w >= 2**31:
+        raise ValueError(f"heatmaps of {n2 * j * h * w} elements: the merge kernel indexes below 2^31")
+    return n2 // 2, j, h, w
+
+
+def merge_launch_config(shape: Sequence[int], threads: int = DEFAULT_THREADS) -> LaunchConfig:
+    """One thread per output element of merging heatmaps of ``shape`` (2n, J, H, W)."""
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads per block must be in 1..{MAX_THREADS}, got {threads}")
+    n, j, h, w = merge_output_shape(shape)
+    total = n * j * h * w
+    return LaunchConfig(grid=(-(-total // threads), 1, 1), block=(threads, 1, 1), shared_bytes=0)
+
+
+def pack_merge_params(heatmaps_ptr: int, out_ptr: int, shape: Sequence[int], convention: str) -> bytes:
+    """struct AgmaMergeParams for merging heatmaps of ``shape`` (2n, J, H, W) with ``convention``."""
+    n, j, h, w = merge_output_shape(shape)
+    perm = flip_permutation(j) + [0] * (MERGE_MAX_JOINTS - j)
+    return struct.pack(MERGE_PARAMS_FORMAT, int(heatmaps_ptr), int(out_ptr), n, j, h, w,
+                       merge_shift(convention), 0, *perm)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,6 +493,29 @@ class BuiltKernels:
                 "sm": self.sm, "cached": self.cached}
 
 
+def cubin_name(toolchain: str, cuda_version: str, sm: int) -> str:
+    """The cache file build_cubin keeps the decoder in: by toolchain, compiler version, SM and sources."""
+    return f"decode_heatmaps-cuda{cuda_version}-sm_{sm}-{source_digest([toolchain, str(sm)])[:12]}.cubin"
+
+
+def cached_cubins(sm: int, cache_dir: str | os.PathLike | None = None) -> list[Path]:
+    """The cubins in the cache that build_cubin would load for sm_<sm> from these sources, by either
+    toolchain and any compiler version; compiles nothing, writes nothing (`agma doctor`)."""
+    cache = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    found = []
+    for toolchain in ("nvrtc", "nvcc"):
+        suffix = cubin_name(toolchain, "", sm).split("-sm_", 1)[1]  # "<sm>-<sha12>.cubin"
+        for path in sorted(cache.glob(f"decode_heatmaps-cuda*-sm_{suffix}")):
+            try:
+                with open(path, "rb") as f:
+                    head = f.read(4)
+            except OSError:
+                continue
+            if path.is_file() and is_cubin(head):
+                found.append(path)
+    return found
+
+
 def _write_cached(path: Path, data: bytes) -> None:
     """A cache file appears whole or not at all (appliance.files.atomic_write), in a folder made on demand."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -446,7 +537,7 @@ def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: 
         try:
             nvrtc = Nvrtc(nvrtc_path)
             ver = "%d.%d" % nvrtc.version()
-            path = cache / f"decode_heatmaps-cuda{ver}-sm_{sm}-{source_digest(['nvrtc', str(sm)])[:12]}.cubin"
+            path = cache / cubin_name("nvrtc", ver, sm)
             if path.is_file() and is_cubin(path.read_bytes()[:4]):
                 return BuiltKernels(path, "nvrtc", ver, sm, True)
             image, _ = nvrtc.compile(KERNEL_SOURCE, f"sm_{sm}")
@@ -460,7 +551,7 @@ def build_cubin(sm: int, cache_dir: str | os.PathLike | None = None, toolchain: 
     if nvcc is None:
         raise CudaBuildError("cannot compile the CUDA decoder: " + " / ".join(errors + ["nvcc not found"]))
     ver = tool_version(nvcc)
-    path = cache / f"decode_heatmaps-cuda{ver}-sm_{sm}-{source_digest(['nvcc', str(sm)])[:12]}.cubin"
+    path = cache / cubin_name("nvcc", ver, sm)
     if path.is_file() and is_cubin(path.read_bytes()[:4]):
         return BuiltKernels(path, "nvcc", ver, sm, True)
     _write_cached(path, nvcc_cubin(KERNEL_SOURCE, sm, nvcc))

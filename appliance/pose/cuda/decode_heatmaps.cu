@@ -1,4 +1,5 @@
-// Entry points of the heatmap decoder (the arithmetic is in decode_heatmaps.cuh).
+// Entry points of the heatmap decoder (the arithmetic is in decode_heatmaps.cuh) and of the
+// flip-test merge (merge_flip.cuh).
 //
 // One block per heatmap: grid = (n_views * n_joints, 1, 1), block = (threads, 1, 1) with any
 // threads in 1..1024 (256 by default), dynamic shared memory
@@ -28,4 +29,18 @@ extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_decode_stand
 extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_decode_standard_f16(const AgmaDecodeParams p)
 {
     agma_decode_standard<unsigned short>(p);
+}
+
+// The flip-test merge (merge_flip.cuh): 2n x J x H x W float32 (_f32) or float16 (_f16) in,
+// n x J x H x W float32 out; one thread per output element, any block size, no shared memory.
+#include "merge_flip.cuh"
+
+extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_merge_flip_f32(const AgmaMergeParams p)
+{
+    agma_merge_flip<float>(p);
+}
+
+extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_merge_flip_f16(const AgmaMergeParams p)
+{
+    agma_merge_flip<unsigned short>(p);
 }

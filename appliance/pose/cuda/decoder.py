@@ -8,6 +8,16 @@ heatmap, see ``appliance/pose/cuda/decode_heatmaps.cuh``), copies the N x 17 x 3
 only host synchronisation. ``appliance.pose.decode.decode_to_image`` dispatches here whenever
 its input has a ``decode_to_image`` method, and logs the choice once.
 
+The flip test on the device: the engine's batch is [views, mirrored views];
+:meth:`GpuHeatmaps.merge_flip` launches the merge kernel (``merge_flip.cuh``: exactly
+``Preprocessor.merge``, both pixel conventions) on the same stream into the decoder's own
+float32 buffer and returns those N/2 maps as GpuHeatmaps, with no synchronisation; decoding
+them is the one synchronisation of the frame.
+
+Lifetimes: a GpuHeatmaps points into a buffer it does not own. The engine's (``infer_on_device``)
+is rewritten by the engine's next inference, the merged one by the decoder's next merge: decode
+a GpuHeatmaps before either happens.
+
 Threads: a CUDA context is current in one thread. The thread that owns the context (the
 inference thread, which also owns the engine and its stream) creates the
 :class:`CudaHeatmapDecoder` and makes every call; calls from another thread raise.
@@ -124,6 +134,13 @@ class CudaHeatmapDecoder:
             fn = self.module.get_function(name)
             fn.prepare([f"{cuda_build.PARAMS_SIZE}s"])  # one by-value struct AgmaDecodeParams
             self._functions[key] = fn
+        self._merge_functions = {}
+        for dt, name in cuda_build.MERGE_ENTRY_POINTS.items():
+            fn = self.module.get_function(name)
+            fn.prepare([f"{cuda_build.MERGE_PARAMS_SIZE}s"])  # one by-value struct AgmaMergeParams
+            self._merge_functions[dt] = fn
+        self._merge_dev = None
+        self._merge_capacity = 0
         self._max_smem_set: dict[tuple[str, str], int] = {}
         self._out_dev = None
         self._out_host = None
@@ -196,6 +213,24 @@ class CudaHeatmapDecoder:
         stream.synchronize()
         return self._out_host[: n * j * 3].reshape(n, j, 3).copy()
 
+    def merge_flip(self, ptr: int, shape: Sequence[int], dtype, stream, convention: str = "dark") -> GpuHeatmaps:
+        """Launch the flip-test merge on ``stream`` for the heatmaps (2n, J, H, W) at ``ptr``
+        (views, then their mirrors): the n merged float32 maps, in this decoder's merge buffer
+        (valid until its next merge), as GpuHeatmaps on the same stream. No synchronisation."""
+        self._check_thread()
+        dt = cuda_build.dtype_name(dtype)
+        cuda_build.merge_shift(convention)
+        out_shape = cuda_build.merge_output_shape(shape)
+        cfg = cuda_build.merge_launch_config(shape, self.threads)
+        nbytes = 4 * out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3]
+        if nbytes > self._merge_capacity:
+            self._merge_dev = self._cuda.mem_alloc(nbytes)
+            self._merge_capacity = nbytes
+        out = int(self._merge_dev)
+        params = cuda_build.pack_merge_params(int(ptr), out, shape, convention)
+        self._merge_functions[dt].prepared_async_call(cfg.grid[:2], cfg.block, stream, params)
+        return GpuHeatmaps(out, out_shape, np.dtype(np.float32), stream, self)
+
     def wrap(self, ptr: int, shape: Sequence[int], dtype, stream) -> GpuHeatmaps:
         """The engine's output buffer as heatmaps that ``decode_to_image`` decodes on the GPU."""
         return GpuHeatmaps(int(ptr), tuple(int(v) for v in shape), np.dtype(dtype), stream, self)
@@ -222,6 +257,15 @@ class GpuHeatmaps:
                   self.decoder.device_name, self.dtype)
         out = self.decoder.decode(self.ptr, self.shape, self.dtype, self.stream, mats, method, blur_kernel)
         return out[..., :2].copy(), out[..., 2].copy()
+
+    def merge_flip(self, convention: str = "dark") -> GpuHeatmaps:
+        """The flip test on the device: these 2n maps (views, then their mirrors) -> n float32 maps,
+        each view averaged with its mirror flipped back (``Preprocessor.merge`` exactly, for the
+        model's pixel ``convention``), launched on the same stream; no synchronisation. The result
+        lives in the decoder's merge buffer until its next merge."""
+        _log_once("merge", "flip-test merge: CUDA kernel on the engine's buffer (%s, %s)",
+                  self.decoder.device_name, self.dtype)
+        return self.decoder.merge_flip(self.ptr, self.shape, self.dtype, self.stream, convention)
 
     def to_host(self) -> np.ndarray:
         """A host copy (synchronises the stream): for checks, never in the pipeline."""

@@ -1,11 +1,12 @@
-"""The CUDA decoder's own source, built for the host: ctypes over the host-shim library.
+"""The CUDA decoder's own source, and the flip-test merge's, built for the host: ctypes over the
+host-shim library.
 
 ``appliance/pose/cuda/host/decode_host.cpp`` includes ``cuda_host_shim.h`` and then the very
 ``decode_heatmaps.cu`` the GPU runs, and launches it with the GPU path's launch configuration
 (:func:`appliance.pose.cuda.build.launch_config`): one host thread per CUDA thread, real
 barriers, the same shared-memory layout. It exists to check the kernel's arithmetic on every
-CI run without a GPU (tests/pose/test_cuda_host_parity.py); it is far too slow for the
-pipeline (hundreds of OS threads per launch).
+CI run without a GPU (tests/pose/test_cuda_host_parity.py, test_cuda_flip_merge_host.py); it is
+far too slow for the pipeline (hundreds of OS threads per launch).
 
 The library is built with g++ on first use into ``<cache>/host/`` (``$AGMA_CACHE_DIR`` or
 ``~/.cache/agma``), named by a hash of the sources and the compiler, so an edit rebuilds it.
@@ -81,6 +82,11 @@ def load_library(cache_dir: str | os.PathLike | None = None) -> ctypes.CDLL:
             lib.agma_host_launch_params.restype = ctypes.c_int
             lib.agma_host_launch_params.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
                                                     ctypes.c_ulonglong]
+            lib.agma_host_launch_merge_params.restype = ctypes.c_int
+            lib.agma_host_launch_merge_params.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
+                                                          ctypes.c_int]
+            lib.agma_host_float_to_half_array.restype = None
+            lib.agma_host_float_to_half_array.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulonglong]
             lib.agma_host_last_error.restype = ctypes.c_char_p
             lib.agma_host_half_to_float.restype = ctypes.c_float
             lib.agma_host_half_to_float.argtypes = [ctypes.c_ushort]
@@ -112,6 +118,25 @@ def decode_raw(heatmaps: np.ndarray, hm_to_img: np.ndarray, method: str = "dark"
     )
     if rc != 0:
         raise CudaBuildError("host decode failed: " + lib.agma_host_last_error().decode())
+    return out
+
+
+def merge_flip(heatmaps: np.ndarray, convention: str = "dark",
+               threads: int = cuda_build.DEFAULT_THREADS) -> np.ndarray:
+    """Run the flip-test merge kernel on the host: heatmaps (2n, J, H, W) float32/float16 ->
+    float32 (n, J, H, W), exactly what the GPU writes. The parameters are packed and the launch
+    configured by the GPU path's own functions (cuda_build.pack_merge_params, merge_launch_config)."""
+    hm = np.ascontiguousarray(heatmaps)
+    dt = cuda_build.dtype_name(hm.dtype)
+    n, j, h, w = cuda_build.merge_output_shape(hm.shape)
+    out = np.empty((n, j, h, w), dtype=np.float32)
+    cfg = cuda_build.merge_launch_config(hm.shape, threads)
+    params = cuda_build.pack_merge_params(hm.ctypes.data, out.ctypes.data, hm.shape, convention)
+    lib = load_library()
+    rc = lib.agma_host_launch_merge_params(cuda_build.MERGE_ENTRY_POINTS[dt].encode(), params, cfg.grid[0],
+                                           cfg.block[0])
+    if rc != 0:
+        raise CudaBuildError("host merge failed: " + lib.agma_host_last_error().decode())
     return out
 
 

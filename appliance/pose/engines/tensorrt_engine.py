@@ -17,10 +17,25 @@ the engine owns its CUDA context (pycuda, through appliance.pose.cuda.decoder), 
 input buffer and the device buffers, allocated once, and one stream; ``infer`` must be called
 from that thread (the inference thread, #10).
 
+Two ways to run it, both on the engine's one stream. ``infer`` copies the heatmaps back to the
+host (``agma engine verify`` compares them with ONNX Runtime's; the bench times it).
+``infer_on_device`` (the pose stage's path, HeatmapPoseStage) leaves them in the engine's
+output buffer: it returns a :class:`appliance.pose.cuda.decoder.GpuHeatmaps` on that buffer and
+stream; the flip test's merge (``GpuHeatmaps.merge_flip``) and the decoder run there as CUDA
+kernels, and only N x 17 x 3 floats come back, at the frame's one stream synchronisation. The
+decoder (:class:`appliance.pose.cuda.decoder.CudaHeatmapDecoder`: its kernels compiled for this
+GPU, cached) is created once, in the owning thread, when the engine is opened. A GpuHeatmaps
+from ``infer_on_device`` must be decoded before the next ``infer``/``infer_on_device``, which
+writes the same buffer.
+
 Status: NOT RUN ANYWHERE. No machine of this project has had TensorRT (the development machines
-and CI have none; the box's acceptance script is the proof). The heatmaps are copied back to the
-host and decoded there; decoding them on the device on the same stream (the CUDA decoder) is not
-built yet, and neither is the device-side flip-test merge.
+and CI have none; the box's acceptance script is the proof), nor a GPU with pycuda. The device
+path (``infer_on_device`` -> merge kernel -> decode kernels, no copy of the heatmaps) is written;
+its kernels are the ones checked on the CPU through the host shim (the merge bit-identical to
+``Preprocessor.merge``: tests/pose/test_cuda_flip_merge_host.py; the decoder against NumPy:
+test_cuda_host_parity.py) and its pycuda logic runs against a host stand-in for pycuda
+(test_cuda_gpu.py), but it has never run on a GPU, and this module's TensorRT calls have never
+run at all; test_cuda_gpu.py's GPU tests are the first check where a GPU exists.
 """
 from __future__ import annotations
 
@@ -28,7 +43,7 @@ import datetime
 import os
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -44,6 +59,9 @@ from appliance.pose.engines.sidecar import (
     sidecar_path,
 )
 from appliance.pose.engines.onnx_runtime import INPUT_CHW, OUTPUT_CHW
+
+if TYPE_CHECKING:  # pycuda is imported lazily, in appliance.pose.cuda.decoder only
+    from appliance.pose.cuda.decoder import GpuHeatmaps
 
 #: Suffixes of serialised TensorRT engines (trtexec writes .plan, agma engine build .engine).
 ENGINE_SUFFIXES = (".engine", ".plan")
@@ -186,7 +204,8 @@ def _write_pair(engine_path: Path, data: bytes, sidecar: EngineSidecar) -> None:
 
 class TensorRTEngine:
     """HeatmapEngine on TensorRT: ``infer(float32 (N,3,384,288)) -> float32 (N,17,96,72)``, N <= the
-    profile's maximum. Opened, used and closed in one thread (it owns the CUDA context)."""
+    profile's maximum, or ``infer_on_device`` (the same, left on the GPU as GpuHeatmaps). Opened,
+    used and closed in one thread (it owns the CUDA context, the stream and the decoder)."""
 
     def __init__(self, path: str | os.PathLike, device: int = 0) -> None:
         self.path = Path(path)
@@ -201,6 +220,11 @@ class TensorRTEngine:
             if refusal:
                 raise AgmaError(refusal)
             self._open(trt, sidecar)
+            # The device decoder, in this (the owning) thread with the context current: its
+            # kernels compiled for this GPU once (cached), its buffers allocated on first use.
+            from appliance.pose.cuda.decoder import CudaHeatmapDecoder  # noqa: PLC0415 - pycuda lazily
+
+            self._decoder = CudaHeatmapDecoder()
         except BaseException:
             self._release()
             raise
@@ -239,8 +263,9 @@ class TensorRTEngine:
         self._context.set_tensor_address(self.input_name, int(self._dev_in))
         self._context.set_tensor_address(self.output_name, int(self._dev_out))
 
-    def infer(self, batch: np.ndarray) -> np.ndarray:
-        """float32 (N, 3, 384, 288) -> float32 (N, 17, 96, 72), N in 1 .. max_batch."""
+    def _enqueue(self, batch: np.ndarray) -> int:
+        """Queue the batch's copy in and the engine's run on the stream; returns N. The previous
+        call's work is waited for first: the pinned input buffer is rewritten here."""
         if threading.get_ident() != self._owner:
             raise RuntimeError("TensorRTEngine.infer called from a thread that does not own its CUDA context")
         if batch.ndim != 4 or tuple(batch.shape[1:]) != INPUT_CHW:
@@ -249,17 +274,32 @@ class TensorRTEngine:
         if not 1 <= n <= self.max_batch:
             raise ValueError(f"batch of {n}: this engine's profile takes 1 to {self.max_batch}")
         cuda = self._cuda
+        self._stream.synchronize()
         self._host_in[:n] = batch
         cuda.memcpy_htod_async(self._dev_in, self._host_in[:n], self._stream)
         self._context.set_input_shape(self.input_name, (n, *INPUT_CHW))
         if not self._context.execute_async_v3(self._stream.handle):
             raise AgmaError(f"{self.path}: TensorRT failed to run the engine")
-        cuda.memcpy_dtoh_async(self._host_out[:n], self._dev_out, self._stream)
+        return n
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """float32 (N, 3, 384, 288) -> float32 (N, 17, 96, 72), N in 1 .. max_batch, copied to the host."""
+        n = self._enqueue(batch)
+        self._cuda.memcpy_dtoh_async(self._host_out[:n], self._dev_out, self._stream)
         self._stream.synchronize()
         return self._host_out[:n].copy()
 
+    def infer_on_device(self, batch: np.ndarray) -> GpuHeatmaps:
+        """float32 (N, 3, 384, 288) -> GpuHeatmaps (N, 17, 96, 72) float32 in the engine's output
+        buffer, on the engine's stream: the copy in and the run are queued, nothing is copied back
+        and nothing waits for this run (only for the previous call's, as every call does). Decode
+        it (``decode_to_image``, after ``merge_flip`` for the flip test) before the next
+        infer/infer_on_device, which overwrites that buffer."""
+        n = self._enqueue(batch)
+        return self._decoder.wrap(int(self._dev_out), (n, *OUTPUT_CHW), np.float32, self._stream)
+
     def _release(self) -> None:
-        for attr in ("_context", "_engine", "_runtime", "_dev_in", "_dev_out", "_stream"):
+        for attr in ("_decoder", "_context", "_engine", "_runtime", "_dev_in", "_dev_out", "_stream"):
             if hasattr(self, attr):
                 delattr(self, attr)
         ctx, self._ctx = getattr(self, "_ctx", None), None
@@ -268,7 +308,7 @@ class TensorRTEngine:
             ctx.detach()
 
     def close(self) -> None:
-        """Free the engine and its buffers and the CUDA context (in the owning thread)."""
+        """Free the decoder, the engine and its buffers and the CUDA context (in the owning thread)."""
         self._release()
 
 

@@ -1,4 +1,4 @@
-// Host build of the CUDA heatmap decoder: the very same decode_heatmaps.cu, compiled by g++
+// Host build of the CUDA heatmap decoder and flip-test merge: the very same decode_heatmaps.cu, compiled by g++
 // through cuda_host_shim.h and launched with the configuration the GPU path uses (the caller
 // passes it: appliance/pose/cuda_build.py, launch_config). A small C ABI for ctypes
 // (appliance/pose/host_decoder.py):
@@ -107,7 +107,42 @@ int agma_host_launch_params(const char* entry, const void* params, int grid_x, i
     return 0;
 }
 
+// Launch the flip-test merge, by entry point name, with a ready-made AgmaMergeParams (packed by
+// appliance/pose/cuda/build.py, pack_merge_params; host addresses here) and the launch
+// configuration of merge_launch_config: what a pycuda launch does on the GPU.
+int agma_host_launch_merge_params(const char* entry, const void* params, int grid_x, int threads)
+{
+    void (*kernel)(const AgmaMergeParams) = nullptr;
+    const std::string name(entry ? entry : "");
+    if (name == "agma_merge_flip_f32") kernel = agma_merge_flip_f32;
+    else if (name == "agma_merge_flip_f16") kernel = agma_merge_flip_f16;
+    else return fail("unknown merge entry point " + name);
+    AgmaMergeParams p;
+    std::memcpy(&p, params, sizeof p);
+    if (p.n_views < 1 || p.n_joints < 1 || p.n_joints > AGMA_MERGE_MAX_JOINTS || p.height < 1 || p.width < 1)
+        return fail("bad merge parameters");
+    for (int j = 0; j < p.n_joints; ++j)
+        if (p.flip_perm[j] < 0 || p.flip_perm[j] >= p.n_joints) return fail("flip_perm out of range");
+    if (threads < 1 || threads > AGMA_MAX_THREADS) return fail("threads must be 1..1024");
+    const unsigned long long total = (unsigned long long)p.n_views * p.n_joints * p.height * p.width;
+    if (grid_x < 1 || (unsigned long long)grid_x * (unsigned long long)threads < total)
+        return fail("grid does not cover the output: one thread per element");
+    std::lock_guard<std::mutex> lock(g_launch_mutex);
+    std::string err;
+    if (!agma_shim::launch(kernel, dim3((unsigned int)grid_x), dim3((unsigned int)threads), 0, &err, p))
+        return fail(err);
+    return 0;
+}
+
 const char* agma_host_last_error(void) { return g_error.c_str(); }
+
+// The device code's float -> float16 rounding (the merge's float16 sum), for a check against NumPy.
+void agma_host_float_to_half_array(const float* in, unsigned short* out, unsigned long long n)
+{
+    for (unsigned long long i = 0; i < n; ++i) out[i] = agma_float_to_half_bits_rn(in[i]);
+}
+int agma_host_merge_params_size(void) { return (int)sizeof(AgmaMergeParams); }
+int agma_host_merge_max_joints(void) { return AGMA_MERGE_MAX_JOINTS; }
 
 // The device code's float16 conversion, for an exhaustive check against NumPy.
 float agma_host_half_to_float(unsigned short h) { return agma_half_bits_to_float(h); }
