@@ -4,6 +4,8 @@ input  float32 (N, 3, 384, 288): RGB, /255, normalised with MODEL_MEAN and MODEL
 output float32 (N, 17, 96, 72): one heatmap per joint
 
 TensorRT, ONNX Runtime and any network that honours this contract plug in behind it.
+An engine may also offer ``infer_on_device(batch)`` returning device heatmaps that decode
+themselves (appliance.pose.cuda.decoder.GpuHeatmaps: TensorRT); the pose stage then takes that path.
 """
 from __future__ import annotations
 
