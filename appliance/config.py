@@ -36,6 +36,8 @@ else:  # Python 3.10 on JetPack 6
 SYSTEM_CONFIG = Path("/etc/agma/agma.toml")
 ENV_CONFIG = "AGMA_CONFIG"
 ENV_PREFIX = "AGMA_"
+#: systemd's StateDirectory= (e.g. /var/lib/agma): the database's default folder when set.
+ENV_SYSTEMD_STATE_DIR = "STATE_DIRECTORY"
 
 #: Environment variables that are not config keys: read where they are used, by steps that run
 #: before or without a Config (install, benchmarks, the calibration store), so docs/config.md
@@ -54,6 +56,17 @@ OTHER_ENV_VARS: tuple[tuple[str, str], ...] = (
     ("AGMA_NVCC", "Path of `nvcc`, the CUDA decoder's fallback compiler when NVRTC is missing; default: `PATH`, then "
                   "`$CUDA_HOME/bin`, `/usr/local/cuda/bin`."),
     ("AGMA_BENCH_ONNX", "`agma bench`: the ONNX model the engine rows time inference with when `--onnx` is not given."),
+    # systemd's, read by the daemon under it (status/systemd_notify.py; docs/usage.md)
+    (ENV_SYSTEMD_STATE_DIR, "Set by systemd (`StateDirectory=agma`: `/var/lib/agma`): an empty `store.db` means "
+                            "`agma.sqlite` in its first folder, so the database, its dumps (`store.dump_dir`) and the "
+                            "control socket (`daemon.socket`) are there, not in the service user's home."),
+    ("NOTIFY_SOCKET", "Set by systemd for `Type=notify`: `agma daemon` sends READY=1, STATUS=, WATCHDOG=1 and STOPPING=1 "
+                      "there (an AF_UNIX datagram socket; `@name`: abstract)."),
+    ("WATCHDOG_USEC", "Set by systemd (`WatchdogSec=`): `agma daemon` sends WATCHDOG=1 every half of it while no stage "
+                      "is stalled (`supervisor.stall_after_s`)."),
+    ("WATCHDOG_PID", "Set by systemd with `WATCHDOG_USEC`: the process the watchdog is for (another pid: no pings)."),
+    ("JOURNAL_STREAM", "Set by systemd when stdout or stderr is the journal (`device:inode`): `agma daemon` then logs "
+                       "with the journal's priorities (systemd-python's JournalHandler, else `<N>`-prefixed lines)."),
 )
 
 
@@ -147,7 +160,7 @@ KEYS: tuple[Key, ...] = (
     Key("sim.tail_fraction", float, 0.05, "", "Simulated model: probability that an error component comes from the heavy tail.", minimum=0.0, maximum=1.0),
     Key("sim.tail_scale", float, 5.0, "", "Simulated model: standard deviation of the heavy tail relative to the Gaussian core.", minimum=1.0, maximum=100.0),
     Key("sim.miss_rate", float, 0.002, "", "Simulated model: probability that a joint of one view is missed (weak maximum elsewhere); independent of sim.noise_px.", minimum=0.0, maximum=1.0),
-    Key("sim.faults", list, [], "", "Faults injected into the capture process (capture.process), for tests and demonstrations: KIND@START+DURATION, seconds since the source was first opened; kinds stop, hang, crash, absent.", check=config_check),
+    Key("sim.faults", list, [], "", "Faults injected into the capture process (capture.process), for tests and demonstrations: KIND@START+DURATION, seconds since the source was first opened; kinds stop, hang, crash, absent, and engine_hang (not the camera: the simulated model blocks for ever in inference from START on; DURATION 0).", check=config_check),
     Key("pose.model", str, "simulated", "", "Pose model: 'simulated' (needs a source with ground truth), 'onnx:PATH' or 'tensorrt:PATH' (alias 'trt:PATH'; a TensorRT engine built by agma engine build, with its sidecar: needs tensorrt and pycuda, on the box).", check=_model_spec),
     Key("pose.roi_px", list, [200.0, 0.0, 880.0, 720.0], "px", "Region of interest (x, y, width, height) in the rectified image, both views: the warmer area the crop is made from (the paper's 880x720).", check=_roi),
     Key("pose.convention", str, "dark", "", "The model's pixel convention for crops and flips: dark (DarkPose, 'size - 1') or hrnet (HRNet, 'size * 0.5').", choices=("dark", "hrnet")),
@@ -158,14 +171,15 @@ KEYS: tuple[Key, ...] = (
     Key("stereo.min_depth_mm", float, _RULES.min_depth_mm, "mm", "Nearest plausible depth; nearer triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
     Key("stereo.max_depth_mm", float, _RULES.max_depth_mm, "mm", "Farthest plausible depth; farther triangulations are invalid (depth_out_of_range).", minimum=0.0, min_exclusive=True),
     Key("stereo.max_epipolar_px", float, _RULES.max_epipolar_px, "px", "Largest |v_left - v_right| accepted for one joint in rectified views (epipolar_error).", minimum=0.0, min_exclusive=True),
-    Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite under the user's data directory ($XDG_DATA_HOME/agma)."),
+    Key("store.db", str, "", "path", "SQLite database; empty: agma.sqlite in $STATE_DIRECTORY when systemd sets it (StateDirectory=), else under the user's data directory ($XDG_DATA_HOME/agma)."),
     Key("store.commit_interval_s", float, 0.5, "s", "One transaction per this interval: what a crash may lose at most.", minimum=0.01, maximum=60.0),
     Key("store.queue_frames", int, 512, "frames", "Bound of the writer's queue; a live source that finds it full drops the frame (counted).", minimum=1, maximum=1_000_000),
-    Key("store.min_free_mb", float, 256.0, "MB", "Free space (10^6 bytes, on the database's filesystem) kept in reserve: a session starts only when the free space covers this plus its longest duration at the measured bytes per frame plus the WAL's peak (5 MB), and ends as disk_full when the free space falls below it (checked after each commit). Keep it above what the system and other programs need. Nothing is deleted automatically.", minimum=0.0),
+    Key("store.min_free_mb", float, 256.0, "MB", "Free space (10^6 bytes, on the database's filesystem) kept in reserve: a session starts only when the free space covers this plus its longest duration at the measured bytes per frame plus the WAL's peak (5 MB), and ends as disk_full when the free space falls below it (checked after each commit). Keep it above what the system and other programs need. Only sessions whose dumps were pulled are ever deleted (store.keep_days).", minimum=0.0),
     Key("store.max_session_s", float, 3600.0, "s", "Longest session without a requested duration: it ends by itself (as duration) after this many seconds of frames at the source's rate, and the disk guard reserves room for that long at start.", minimum=0.0, min_exclusive=True, maximum=7 * 86400.0),
     Key("store.resume_after_crash_s", float, 300.0, "s", "The daemon continues a recording interrupted (crash, kill, power cut) less than this long ago as a new session pointing to it (sessions.continues_session); 0 never resumes. `agma record` never resumes.", minimum=0.0, maximum=86400.0),
-    Key("store.dump_dir", str, "", "path", "Folder where each finished session's standalone dump waits to be pulled (<uid>.sqlite, then <uid>.sqlite.sha256 once complete); empty: dumps/ beside the database; off: no dumps are written. Nothing there is deleted automatically."),
+    Key("store.dump_dir", str, "", "path", "Folder where each finished session's standalone dump waits to be pulled (<uid>.sqlite, then <uid>.sqlite.sha256 once complete); empty: dumps/ beside the database; off: no dumps are written. The box deletes one only with its session (store.keep_days), once pulled."),
     Key("store.warn_free_mb", float, 2048.0, "MB", "Free space beside the database below which a disk_low event is raised (once; again after it recovered): a warning for the desk before store.min_free_mb ends a session.", minimum=0.0),
+    Key("store.keep_days", int, 30, "days", "Retention: a finished session whose dump has been pulled (acknowledged by `agma dump --ack UID`, or its pending dump removed from store.dump_dir by the puller) is deleted with its rows once it ended more than this many days ago, by the daemon in an idle moment (no session open), which then vacuums the database when the disk has room for it. A session whose dump was never pulled is never deleted, nor the open one. 0: never delete anything.", minimum=0, maximum=36500),
     Key("pipeline.queue_frames", int, 4, "frames", "Bound of the capture-to-inference queue; when inference falls behind a live source the oldest frame is dropped (counted).", minimum=1, maximum=1000),
     # the box's button and status LED (status/gpio.py; wiring and patterns in docs/controls.md)
     Key("button.enabled", bool, False, "", "Drive the start/stop button and the status LED on the GPIO header (the box; off on a development machine). Needs the GPIO library: pip install 'agma-appliance[box]'."),
@@ -358,6 +372,11 @@ def load(cli_path: str | None = None, overrides: Mapping[str, tuple[Any, str]] |
         values[key_path] = _coerce(KEY_BY_PATH[key_path], value, where)
         origins[key_path] = where
 
+    state_dir = environ.get(ENV_SYSTEMD_STATE_DIR, "").split(":")[0]
+    if not values["store.db"] and state_dir:  # under systemd: its state directory, not the user's home
+        values["store.db"] = str(Path(state_dir) / "agma.sqlite")
+        origins["store.db"] = f"environment {ENV_SYSTEMD_STATE_DIR} (systemd)"
+
     lo, hi = values["stereo.min_depth_mm"], values["stereo.max_depth_mm"]
     if lo >= hi:
         raise ConfigError(origins["stereo.max_depth_mm"], "stereo.max_depth_mm",
@@ -418,7 +437,8 @@ def docs_markdown() -> str:
         lines.append("")
     lines += ["## Environment variables that are not keys", "",
               "Not configuration keys (no file or flag sets them): each is read where it is used, by what runs before or "
-              "without a configuration: finding the file, installation, builds, benchmarks, the calibration store.", "",
+              "without a configuration: finding the file, installation, builds, benchmarks, the calibration store, "
+              "systemd's service environment.", "",
               "| variable | meaning |", "|---|---|"]
     lines += [f"| `{name}` | {meaning} |" for name, meaning in OTHER_ENV_VARS]
     lines.append("")

@@ -5,7 +5,10 @@ Kinds: ``stop`` (no frames, like an unplugged cable, then frames again; the proc
 beating), ``hang`` (the process blocks in grab and never returns until killed; DURATION is 0),
 ``crash`` (the process exits non-zero; DURATION 0), ``absent`` (the device is missing at open for
 DURATION). Applied inside the capture process to the synthetic source, so the real supervision
-code is what a test exercises.
+code is what a test exercises. One kind acts outside the capture process: ``engine_hang`` (the
+simulated model blocks for ever in inference from START on the source's clock; DURATION is 0):
+runtime/factories.py hands its start to the pose builder, so the inference thread really hangs
+(the supervisor's stall, the systemd watchdog's silence).
 
 The clock: a fault acts on the time of the frame the source delivers (its ``t_ns`` since the
 origin), not on when the process gets round to it, so the first frame after a fault has ``t_ns``
@@ -19,7 +22,7 @@ import math
 import re
 from dataclasses import dataclass
 
-KINDS = ("stop", "hang", "crash", "absent")
+KINDS = ("stop", "hang", "crash", "absent", "engine_hang")
 _FAULT = re.compile(r"^(?P<kind>[a-z_]+)@(?P<start>\d+(?:\.\d+)?)\+(?P<dur>\d+(?:\.\d+)?)$")
 #: The exit status of a process that crashed by a `crash` fault.
 CRASH_STATUS = 3
@@ -34,8 +37,9 @@ class Fault:
     def active(self, t_s: float, fired=frozenset()) -> bool:
         """Whether the fault acts at t_s (seconds since the source was first opened): stop and
         absent during [start, start + duration); hang and crash from their start on unless their
-        ``text()`` is in ``fired`` (they act once: the replacement of the process they hit is spared)."""
-        if self.kind in ("hang", "crash"):
+        ``text()`` is in ``fired`` (they act once: the replacement of the process they hit is spared);
+        engine_hang from its start on."""
+        if self.kind in ("hang", "crash", "engine_hang"):
             return self.start_s <= t_s and self.text() not in fired
         return self.start_s <= t_s < self.start_s + self.duration_s
 
@@ -72,3 +76,8 @@ def config_check(value: list) -> str | None:
         except ValueError as exc:
             return str(exc)
     return None
+
+
+def engine_hang_start_s(texts) -> float | None:
+    """The earliest ``engine_hang`` fault's start among sim.faults' texts, seconds; None without one."""
+    return min((f.start_s for f in parse_faults(texts) if f.kind == "engine_hang"), default=None)

@@ -22,8 +22,12 @@ class PoseStage(Protocol):
         ...
 
 
-def build(cfg, source) -> PoseStage:
-    """The pose stage named by ``pose.model``; ConfigError when it cannot run with this source."""
+def build(cfg, source, hang_at_s: float | None = None) -> PoseStage:
+    """The pose stage named by ``pose.model``; ConfigError when it cannot run with this source.
+
+    hang_at_s: the simulated model blocks for ever in inference from this second of the source's
+    clock on (sim.faults ``engine_hang``, parsed by the runtime); the origin is the source's
+    ``t_origin_ns`` when it has one."""
     spec = cfg["pose.model"]
     if spec == "simulated":
         if not source.has_truth:
@@ -35,7 +39,8 @@ def build(cfg, source) -> PoseStage:
 
         crop = roi_crop(None, cfg["pose.roi_px"], cfg["pose.convention"])
         return SimulatedHeatmapModel(crop, crop, NoiseParams.from_config(cfg), seed=cfg["sim.seed"],
-                                     decoder=cfg["pose.decoder"])
+                                     decoder=cfg["pose.decoder"], hang_at_s=hang_at_s,
+                                     t_origin_ns=getattr(source, "t_origin_ns", None))
     kind, _, path = spec.partition(":")
     if kind == "onnx":
         from .engines.onnx_runtime import OnnxEngine

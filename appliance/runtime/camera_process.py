@@ -86,7 +86,7 @@ class ProcessSource:
         """t_origin_ns: ns since the epoch, the clock origin kept across restarts; fired: the
         ledger of hang/crash faults that have acted (shared with the next ProcessSource; updated
         when this process fails)."""
-        self.live = live
+        self.live, self.t_origin_ns = live, t_origin_ns
         self.hang_after_s = cfg["camera.hang_after_s"]
         removed = sweep_stale(RING_PREFIX)  # rings of capture processes whose box was killed
         if removed:

@@ -2,7 +2,7 @@
 
 These are the seams of runtime/box.py: the capture child process (#11) replaces ``source_opener``,
 TensorRT (#12) arrives through ``pose_builder`` (pose/stage.py ``build``), MQTT (#13) and
-systemd notify (#14) are appended by ``daemon_sinks``.
+systemd notify (#14, ``systemd_sink``) are appended by ``daemon_sinks``.
 """
 from __future__ import annotations
 
@@ -39,15 +39,23 @@ def source_opener(cfg, live: bool, duration_s: float | None = None, write_replay
 
 
 def pose_builder(cfg):
-    """-> a callable building the pose stage for a source (called inside the inference thread)."""
+    """-> a callable building the pose stage for a source (called inside the inference thread).
+    sim.faults' ``engine_hang`` reaches the simulated model here (the pose layer knows no faults)."""
+    from ..capture.faults import engine_hang_start_s
     from ..pose.stage import build
 
-    return lambda source_info: build(cfg, source_info)
+    hang_at_s = engine_hang_start_s(cfg["sim.faults"])
+    if hang_at_s is not None and cfg["pose.model"] != "simulated":
+        import logging
+
+        logging.getLogger(__name__).warning("sim.faults: engine_hang acts on the simulated model only; "
+                                            "pose.model is %s", cfg["pose.model"])
+    return lambda source_info: build(cfg, source_info, hang_at_s=hang_at_s)
 
 
 def daemon_sinks(cfg):
     """-> a callable giving the daemon's status sinks for a Box: the control socket, the button and
-    LED, MQTT."""
+    LED, MQTT, systemd's notify protocol (last)."""
     def make(box) -> list:
         from ..status.control_socket import ControlServer
 
@@ -56,8 +64,46 @@ def daemon_sinks(cfg):
             sinks.append(button_sink(cfg, box))
         if cfg["mqtt.enabled"]:
             sinks.append(mqtt_sink(cfg, box))
+        notifier = systemd_sink(cfg, box)
+        if notifier is not None:  # last: READY=1 once every other sink is up
+            sinks.append(notifier)
         return sinks
     return make
+
+
+def systemd_sink(cfg, box, environ=None):
+    """systemd's notify protocol (status/systemd_notify.py) when $NOTIFY_SOCKET is set, else None:
+    READY, the watchdog, STATUS= from the box's Health. The watchdog follows the supervisor's own
+    judgement (Health.stalled); the one stage that cannot judge itself, the control loop that
+    rebuilds the snapshot, counts as stalled once its snapshot is older than supervisor.stall_after_s."""
+    import os
+    import time
+
+    from ..status.systemd_notify import NotifyView, SystemdNotifier, notify_socket, watchdog_interval_s
+    from .health import judge_stalls
+
+    environ = os.environ if environ is None else environ
+    address = notify_socket(environ)
+    if address is None:
+        return None
+    stall_after_s = cfg["supervisor.stall_after_s"]
+    seen = {"health": None, "since": time.monotonic()}
+
+    def view() -> NotifyView:
+        h, now = box.health(), time.monotonic()
+        if h is not seen["health"]:
+            seen["health"], seen["since"] = h, now
+        stalled, error = h.stalled, h.error
+        loop = judge_stalls({"control-loop": now - seen["since"]}, stall_after_s)
+        if loop:  # the snapshot's own "stalled: ..." part, then, names one stage too few
+            own = f"stalled: {', '.join(stalled)}" if stalled else None
+            rest = error[len(own):].lstrip("; ") if own and error and error.startswith(own) else error
+            stalled = tuple(sorted(stalled + loop))
+            error = "; ".join(filter(None, [f"stalled: {', '.join(stalled)}", rest]))
+        return NotifyView(state=h.state, health="error" if loop else h.health, error=error, session_id=h.session_id,
+                          fps=h.fps, camera=h.camera, stalled=stalled)
+
+    return SystemdNotifier(address, view, watchdog_interval_s(environ, os.getpid()))
 
 
 def mqtt_sink(cfg, box):

@@ -56,6 +56,9 @@ class SourceInfo:
     name: str
     has_truth: bool
     fps_nominal: float
+    #: The source's clock origin (ns since the epoch) when it keeps one (the synthetic source, the
+    #: capture process): sim.faults' time zero, for the simulated model's engine_hang.
+    t_origin_ns: int | None = None
 
 
 class SessionFeed:
@@ -195,7 +198,8 @@ class CaptureLoop:
         src = self._open_source()
         self.source = src
         self.source_opens += 1
-        self.source_info = SourceInfo(src.name, bool(src.has_truth), float(src.fps_nominal))
+        self.source_info = SourceInfo(src.name, bool(src.has_truth), float(src.fps_nominal),
+                                      getattr(src, "t_origin_ns", None))
         self.source_ready.set()
 
     def _run(self) -> None:

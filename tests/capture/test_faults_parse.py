@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.capture.faults import Fault, parse_fault, parse_faults
+from appliance.capture.faults import Fault, engine_hang_start_s, parse_fault, parse_faults
 from tests.helpers import agma
 
 
@@ -16,6 +16,14 @@ def test_parse_and_round_trip():
     faults = parse_faults(["stop@10+4", "hang@20+0", "crash@32.5+0", "absent@0+30"])
     assert faults == (Fault("stop", 10, 4), Fault("hang", 20, 0), Fault("crash", 32.5, 0), Fault("absent", 0, 30))
     assert [parse_fault(f.text()) for f in faults] == list(faults)
+
+
+def test_engine_hang():
+    """engine_hang is not the camera's: the runtime hands its start to the simulated model (the earliest one)."""
+    assert parse_fault("engine_hang@4+0") == Fault("engine_hang", 4, 0)
+    assert parse_fault("engine_hang@4+0").active(4) and not parse_fault("engine_hang@4+0").active(3.99)
+    assert engine_hang_start_s(["stop@1+2", "engine_hang@9+0", "engine_hang@4.5+0"]) == 4.5
+    assert engine_hang_start_s(["hang@4+0"]) is None
 
 
 def test_windows():

@@ -20,6 +20,7 @@ def daemon_env(tmp: Path, **extra: str) -> dict:
         "AGMA_STORE__MIN_FREE_MB": "0",
         "AGMA_STORE__DUMP_DIR": "off",
         "AGMA_BOX__ID": "testbox",
+        "NOTIFY_SOCKET": "",  # not systemd's, should the tests run under it (tests/runtime/notify_socket.py sets one)
     }
     env.update(extra)
     return env
@@ -36,10 +37,10 @@ def status(env: dict) -> dict:
 
 
 @contextlib.contextmanager
-def running_daemon(env: dict, ready: bool = True):
+def running_daemon(env: dict, ready: bool = True, args: tuple[str, ...] = ()):
     """A daemon that answers status and (ready=True) is ready to start (engine warmed up, camera
-    delivering); ready=False: as soon as it answers."""
-    with start_agma("daemon", env=env) as proc:
+    delivering); ready=False: as soon as it answers. args: more `agma daemon` arguments (-v)."""
+    with start_agma("daemon", *args, env=env) as proc:
         log = Lines(proc.stderr)
         proc.log = log
         if ready:
