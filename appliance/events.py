@@ -26,6 +26,9 @@ EVENT_KINDS: dict[str, str] = {
     "error": "A failure the box reports (camera error after repeated restarts; the text says what and where).",
     "schema_migrated": "The database was migrated to a newer schema version (session_id NULL). Detail: versions, "
                        "migration, agma version, backup file.",
+    "session_pruned": "Retention (store.keep_days) deleted a session whose dump had been pulled, with its rows "
+                      "(session_id NULL: the row is gone). Detail: its uid, frames, when it ended, when and how its "
+                      "dump was pulled.",
 }
 
 

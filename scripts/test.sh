@@ -5,7 +5,8 @@ source "$(dirname "$0")/env.sh"
 command -v g++ >/dev/null || apt_install g++
 # a real MQTT broker and its command-line clients for the MQTT tests (tests/runtime/mqtt_daemon.py), and
 # openssl, which docs/mosquitto/README.md's trial certificates use (tests/status/test_mosquitto_readme.py)
-apt_install mosquitto mosquitto-clients openssl
+# and rsync, which the dump-pulling commands of docs/research-data.md use (tests/cli/test_pull_docs.py)
+apt_install mosquitto mosquitto-clients openssl rsync
 agma_env test
 cd "$AGMA_ROOT"
 exec python -m pytest -q "$@"

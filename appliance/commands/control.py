@@ -67,7 +67,8 @@ def format_status(a: dict) -> str:
     if a.get("session_id"):
         lines.append(f"recording  {a['frames']} frames, {a['fps']:.1f} fps, {a['dropped_frames']} dropped, "
                      f"{a['elapsed_s']:.0f} s" + (f", bed {a['bed_label']}" if a.get("bed_label") else ""))
-    free = a.get("disk_free_mb")
+    free, days = a.get("disk_free_mb"), a.get("days_left")
     lines += [f"camera     {a['camera']}", f"engine     {a['engine']}",
-              f"store      {a['store']}" + (f", {free:.0f} MB free" if free is not None else "")]
+              f"store      {a['store']}" + (f", {free:.0f} MB free" if free is not None else "")
+              + (f", {days:.0f} days left at this rate" if days is not None else "")]
     return "\n".join(lines)

@@ -16,7 +16,10 @@ Who owns what (docs/architecture.md draws it):
 - the **status sinks** — the control socket (status/control_socket.py), the button and LED
   (status/gpio.py) — each own their thread; later MQTT (#13) and systemd notify (#14) plug in at
   the same seam (``StatusSink``: start, stop, heartbeat; they read ``health()`` and ``post``);
-- a **dumper** thread writes each finished session's pending dump, so the loop never waits on it.
+- a **dumper** thread writes each finished session's pending dump, so the loop never waits on it;
+- retention (store/retention.py: prune pulled sessions older than store.keep_days, VACUUM) runs
+  as the writer's housekeeping (``StoreWriter.maintain``) in idle moments of the daemon: started
+  by the loop, never waited for, interrupted by anything the store is needed for.
 
 Seams for what comes next: ``open_source`` (a callable returning a FrameSource: the capture child
 process of #11 plugs in here), ``build_pose`` (TensorRT, #12), the sinks list (MQTT, #13;
@@ -62,6 +65,11 @@ STORE_BACKOFF_S = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 STOPPING_ANSWER = {"ok": False, "error": "the daemon is stopping"}
 #: The longest a write through the writer may take before the store counts as failed, seconds.
 WRITE_TIMEOUT_S = 30.0
+#: Retention's housekeeping in idle moments: how often, and how soon again after an interrupted run, seconds.
+HOUSEKEEPING_EVERY_S = 3600.0
+HOUSEKEEPING_RETRY_S = 60.0
+#: How often "days left at this rate" is recomputed (a short read-only query), seconds.
+OUTLOOK_EVERY_S = 60.0
 
 
 class StatusSink(Protocol):
@@ -178,6 +186,10 @@ class Box:
         self._refused_at: float | None = None
         self._acked_at: float | None = None
         self.on_progress: Callable[[Health], None] | None = None
+        self._housekeeping: Future | None = None  # retention's run in the writer thread, while it runs
+        self._housekeeping_due = 0.0  # monotonic: the first idle moment after open
+        self._outlook_at = -math.inf
+        self._days_left = float("nan")
 
     # -- open and close, once each -------------------------------------------------------------------------
     def open(self) -> None:
@@ -288,11 +300,33 @@ class Box:
             from .health import status_document
 
             return {"ok": True, **rid, **status_document(self.health())}
+        if cmd.action == "ack":  # the control socket only (status/commands.py): `agma dump --ack UID`
+            return {**self._acknowledge(cmd.session_id), **rid}
         try:
             answer = self.request(cmd.action, cmd.origin, cmd.bed_label)
         except (TimeoutError, FutureTimeout):
             answer = {"ok": False, "error": "the daemon did not answer in time"}
         return {**answer, **rid}
+
+    def _acknowledge(self, uid: str) -> dict:
+        """A session's dump was pulled (store/retention.py acknowledge), written through the writer
+        from the transport's thread (no state of the loop is involved); -> the answer."""
+        from ..store import retention
+
+        w = self.writer
+        if w is None or w.error is not None:
+            return {"ok": False, "error": "store error: the database is not open"}
+        try:
+            ack = w.call(lambda conn: retention.acknowledge(conn, uid, self.db_path), timeout_s=WRITE_TIMEOUT_S)
+        except AgmaError as exc:
+            return {"ok": False, "error": str(exc)}
+        except Exception as exc:
+            return {"ok": False, "error": f"store: {exc}"}
+        log.info("session %s: dump %s pulled (%s)", uid, "already counted as" if ack.already else "acknowledged as",
+                 ack.pulled_by)
+        return {"ok": True, "session_id": uid, "already": ack.already, "pulled_by": ack.pulled_by,
+                "pulled_at_ns": ack.pulled_at_ns, "ended_at_ns": ack.ended_at_ns,
+                "keep_days": self.cfg["store.keep_days"]}
 
     def health(self) -> Health:
         """The latest frozen snapshot (never None after open)."""
@@ -463,6 +497,7 @@ class Box:
         log.info("session %s ended: %s%s (%d frames stored, %d dropped)", s.uid, reason, f" ({detail})" if detail else "",
                  writer.stored_frames - s.stored_at_open, dropped)
         dump = self._schedule_dump(s.uid, reason)
+        self._outlook_at = -math.inf  # the recording rate moved: "days left" anew at the next refresh
         self.outcomes.append(SessionOutcome(s.db_id, s.uid, reason, detail, dropped, elapsed, s.continues_uid, dump,
                                             stored=writer.stored_frames - s.stored_at_open))
         self.session = None
@@ -580,10 +615,29 @@ class Box:
                 return
             uid, folder, done = item
             try:
-                done.set_result(write_pending_dump(self.db_path, uid, folder))
+                path = write_pending_dump(self.db_path, uid, folder)
             except Exception as exc:  # the session is safe in the database; `agma dump --new` catches up
                 log.error("dump of session %s to %s failed: %s (agma dump --new catches up)", uid, folder, exc)
                 done.set_result(None)
+                continue
+            self._record_dump(uid, path)
+            done.set_result(path)
+
+    def _record_dump(self, uid: str, path: Path) -> None:
+        """The dumper: the pending dump is written (session_dumps), so its removal by the puller
+        will count as pulled (store/retention.py). Without the record, retention finds the file at
+        its next run instead."""
+        from ..store import retention
+        from ..store.dump import read_sha256_sidecar
+
+        w = self.writer
+        try:
+            if w is None:
+                raise StoreWriterError("the store is not open")
+            w.call(lambda conn: retention.record_dump_written(conn, uid, path, read_sha256_sidecar(path) or ""),
+                   timeout_s=WRITE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("dump of session %s written but not recorded (%s); retention finds it later", uid, exc)
 
     # -- supervision -------------------------------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -609,7 +663,40 @@ class Box:
                 self._dispatch(m.Committed(w.stored_frames - self.session.stored_at_open))
         if self.state.store == "error" and self.session is None:
             self._retry_store(now)
+        if self.session is None and not self.options.exit_after_session:
+            self._housekeep(now)
         self._refresh_health(now)
+
+    def _housekeep(self, now: float) -> None:
+        """In an idle moment of the daemon, start retention's run (store/retention.py maintain) in the
+        writer's thread and go on; its outcome is read at a later tick. Opening a session (or any
+        other write) interrupts it, rolled back; it is tried again HOUSEKEEPING_RETRY_S later."""
+        fut = self._housekeeping
+        if fut is not None:
+            if not fut.done():
+                return
+            self._housekeeping = None
+            exc = fut.exception()
+            if exc is not None:
+                log.error("retention: failed: %s", exc)
+            elif fut.result().interrupted:
+                self._housekeeping_due = min(self._housekeeping_due, now + HOUSEKEEPING_RETRY_S)
+        w, st = self.writer, self.state
+        if now < self._housekeeping_due or w is None or w.error is not None or st.state != "idle" or st.store != "ok":
+            return
+        self._housekeeping_due = now + HOUSEKEEPING_EVERY_S
+        keep_days = self.cfg["store.keep_days"]
+        if keep_days <= 0:
+            return
+        from ..store import retention
+        from ..store.dump import pending_dump_dir
+
+        dump_dir, reserve = pending_dump_dir(self.cfg), int(self.cfg["store.min_free_mb"] * diskguard.MB)
+        try:
+            self._housekeeping = w.maintain(lambda conn: retention.maintain(
+                conn, self.db_path, time.time_ns(), keep_days, dump_dir, reserve))
+        except StoreWriterError:
+            pass
 
     def _judge_disk_low(self) -> None:
         """A disk_low event when free space falls below store.warn_free_mb; once, until it recovers
@@ -658,6 +745,9 @@ class Box:
             except OSError:
                 self._disk_free_mb = float("nan")
             self._judge_disk_low()
+        if now - self._outlook_at > OUTLOOK_EVERY_S:
+            self._outlook_at = now
+            self._days_left = self._days_left_now()
         ages = {}
         if self.state.engine == "ready":
             ages["inference"] = self.inference.heartbeat.age_s(now)
@@ -696,4 +786,17 @@ class Box:
                                if s is not None and inf.session_joints else float("nan")),
             latency_ms={name: w.percentiles() for name, w in inf.latency.items()},
             ring_overruns=getattr(reader, "overruns", 0), ring_dropped=getattr(reader, "dropped", 0),
-            mqtt=mqtt, mqtt_detail=mqtt_detail)
+            mqtt=mqtt, mqtt_detail=mqtt_detail, days_left=self._days_left)
+
+    def _days_left_now(self) -> float:
+        """Days until store.min_free_mb at the last 7 days' recording rate (store/retention.py); NaN unknown."""
+        from ..store import retention
+        from ..store.dump import pending_dump_dir
+
+        try:
+            d = retention.disk_outlook(self.db_path, time.time_ns(), self.cfg["store.min_free_mb"],
+                                       pending_dump_dir(self.cfg)).days_left
+        except Exception as exc:  # no database yet, a damaged one: the figure is unknown, nothing else
+            log.debug("days left: %s", exc)
+            return float("nan")
+        return float("nan") if d is None else d

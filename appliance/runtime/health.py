@@ -111,6 +111,9 @@ class Health:
     before its first); latency_ms: per stage, {"p50", "p95", "p99"} over its last 1,000 frames;
     ring_overruns / ring_dropped: capture process only, the ring reader's counts (0 otherwise);
     mqtt: the MQTT link (off, connecting, connected, disconnected) with ``mqtt_detail`` why.
+    days_left: days until the free space beside the database falls to store.min_free_mb at the
+    recording rate of the last 7 days if nothing is pruned (store/retention.py); NaN when there is
+    no rate (nothing recorded in those days) or it is unknown.
     """
 
     state: str
@@ -141,11 +144,12 @@ class Health:
     ring_dropped: int = 0
     mqtt: str = "off"
     mqtt_detail: str | None = None
+    days_left: float = float("nan")
 
 
 #: The keys of the status document, in order (docs/usage.md lists them; MQTT's status schema requires them).
 STATUS_KEYS = ("state", "health", "error", "session_id", "bed_label", "frames", "fps", "dropped_frames", "elapsed_s",
-               "camera", "engine", "store", "disk_free_mb", "source_opens", "engine_loads", "ready",
+               "camera", "engine", "store", "disk_free_mb", "days_left", "source_opens", "engine_loads", "ready",
                "last_end_reason", "stalled", "heartbeat_age_s", "queue_depths", "mqtt")
 
 

@@ -9,6 +9,11 @@ payload came from (``origin``); what the payload may say is decided here, once:
      "bed_label": "<printable, 1-32 characters>",      optional, start only: a place, never a patient id
      "sent_at": <seconds since the epoch>}             optional (MQTT refuses stale ones)
 
+The local control socket alone also takes ``{"action": "ack", "session_id": "<uid>"}``: `agma dump
+--ack UID` telling the daemon that a session's dump has been pulled off the box, which lets
+retention delete the session later (store/retention.py). It is refused from MQTT (an unknown
+action and key there): deleting research data is never a remote desk's decision.
+
 ``null`` for an optional key means the same as leaving it out. Anything else is refused with one
 line saying what is wrong, and never with an exception: a payload over ``MAX_COMMAND_BYTES``,
 invalid UTF-8, JSON nested deeper than ``MAX_JSON_DEPTH`` (refused by a scan of the bytes *before*
@@ -34,6 +39,10 @@ MAX_COMMAND_BYTES = 4096
 #: Deepest nesting of arrays and objects accepted (a command needs 1).
 MAX_JSON_DEPTH = 32
 ACTIONS = ("start", "stop", "status")
+#: Actions only the local control socket accepts (origin "socket"), and the key that goes with them.
+SOCKET_ACTIONS = ("ack",)
+SOCKET_KEYS = ("session_id",)
+MAX_SESSION_ID = 64
 MAX_BED_LABEL = 32
 MAX_REQUEST_ID = 64
 #: The keys a command may carry; anything else is refused.
@@ -54,6 +63,7 @@ class Command:
     bed_label: str | None       # start only; validate_bed_label() passed
     sent_at: float | None       # seconds since the epoch, finite and >= 0, when the sender gave it
     origin: str = "socket"      # "socket", "mqtt", "button", "signal"
+    session_id: str | None = None  # ack only (the control socket): the session whose dump was pulled
 
 
 @dataclass(frozen=True)
@@ -205,17 +215,30 @@ def _command_from(doc: dict[str, Any], origin: str) -> Command | CommandError:
     def refuse(reason: str) -> CommandError:
         return CommandError(reason, request_id)
 
-    unknown = sorted(k for k in doc if k not in KEYS)
+    local = origin == "socket"
+    keys = KEYS + SOCKET_KEYS if local else KEYS
+    actions = ACTIONS + SOCKET_ACTIONS if local else ACTIONS
+    unknown = sorted(k for k in doc if k not in keys)
     if unknown:
         return refuse(f"unknown key {_quote(unknown[0])}" + (f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else "")
-                      + f"; a command may carry {', '.join(KEYS)}")
+                      + f"; a command may carry {', '.join(keys)}")
     if "action" not in doc or doc["action"] is None:
-        return refuse(f"missing action: one of {', '.join(ACTIONS)}")
+        return refuse(f"missing action: one of {', '.join(actions)}")
     action = doc["action"]
     if not isinstance(action, str):
         return refuse(f"action must be a string, got {_json_type(action)}")
-    if action not in ACTIONS:
-        return refuse(f"unknown action {_quote(action)}; known actions: {', '.join(ACTIONS)}")
+    if action not in actions:
+        return refuse(f"unknown action {_quote(action)}; known actions: {', '.join(actions)}")
+
+    session_id = doc.get("session_id")
+    if action == "ack" and session_id is None:
+        return refuse("ack needs session_id: the uid of the session whose dump was pulled")
+    if session_id is not None:
+        if action != "ack":
+            return refuse(f"session_id is only accepted with ack, not with {action}")
+        reason = _printable_text(session_id, "session_id", MAX_SESSION_ID)
+        if reason:
+            return refuse(reason)
 
     bed_label = doc.get("bed_label")
     if bed_label is not None:
@@ -236,7 +259,8 @@ def _command_from(doc: dict[str, Any], origin: str) -> Command | CommandError:
         if not math.isfinite(sent_at) or sent_at < 0:
             return refuse("sent_at must be a finite, non-negative number of seconds since the epoch")
 
-    return Command(action=action, request_id=request_id, bed_label=bed_label, sent_at=sent_at, origin=origin)
+    return Command(action=action, request_id=request_id, bed_label=bed_label, sent_at=sent_at, origin=origin,
+                   session_id=session_id)
 
 
 def _jsonable(obj: Any) -> Any:

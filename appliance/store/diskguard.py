@@ -7,8 +7,9 @@ the start is refused with the figures. During the session the writer reads the f
 microsecond) and, when it falls below ``store.min_free_mb``, the session ends as ``disk_full``:
 the frames already queued are committed into that reserve, the session row is closed, an event
 says why. A commit that fails anyway with SQLITE_FULL also ends the session as ``disk_full``; the
-failed batch was never reported stored and every committed frame stays. Nothing is ever deleted
-automatically: making room is a person's decision.
+failed batch was never reported stored and every committed frame stays. Nothing is deleted to make
+room: the only sessions ever deleted are those whose dumps were pulled, store.keep_days after they
+ended (store/retention.py).
 
 Free space is ``f_bavail`` (what an unprivileged process may use), so the root-reserved blocks
 stay a margin of their own. MB here is 10^6 bytes.
@@ -75,7 +76,7 @@ def check_start(db_path: Path, min_free_mb: float, max_frames: int, bytes_per_fr
         raise DiskSpaceError(
             f"not enough disk space to start a session: {check.figures()} (store.min_free_mb {min_free_mb:g} MB + "
             f"WAL {WAL_BYTES / MB:g} MB + {max_frames} frames at most ({limit_from}) x {bytes_per_frame} B); "
-            f"make room or shorten the session; nothing is deleted automatically")
+            f"make room or shorten the session; nothing is deleted to make room")
     return check
 
 

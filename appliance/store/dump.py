@@ -56,7 +56,8 @@ _SELF_DOC = (
     ("data_dictionary", "meaning", "", "What the column holds, with its NULL rule."),
 )
 _COPY_ALL = ("meta", "joint_names")  # small fixed tables: every row
-_NEVER_COPY = ("data_dictionary", "mqtt_outbox")  # rebuilt for each dump; the box's own delivery queue
+#: rebuilt for each dump; the box's own delivery queue; the box's own record of its dumps (retention)
+_NEVER_COPY = ("data_dictionary", "mqtt_outbox", "session_dumps")
 SHA256_SUFFIX = ".sha256"
 
 
@@ -286,7 +287,7 @@ class NewDumpOutcome:
     error: str | None = None  # failed: why, in one line
 
 
-def dump_new(db_path: Path, out_dir: Path, verify: bool = True) -> list[NewDumpOutcome]:
+def dump_new(db_path: Path, out_dir: Path, verify: bool = True, not_pulled: bool = False) -> list[NewDumpOutcome]:
     """Dump every closed session whose dump is not already in out_dir with a matching sha256.
 
     One bad dump never stops the others: a session whose dump fails (a uid that cannot name a
@@ -296,12 +297,20 @@ def dump_new(db_path: Path, out_dir: Path, verify: bool = True) -> list[NewDumpO
     verify=False trusts a dump whose .sha256 is there without re-reading it: right for the box's own
     dump folder (files there only ever appear complete), e.g. to catch up at start-up on sessions
     closed by crash recovery; a USB stick or a copy made by someone else needs verify=True.
+
+    not_pulled: leave out the sessions whose dump already counts as pulled (session_dumps, store/
+    retention.py: acknowledged, or removed from store.dump_dir by the puller), so that a puller that
+    empties ``out_dir`` after each pull is not handed the same sessions again.
     """
     conn = open_readonly(db_path)
     try:
         with reading(db_path):
+            has_record = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'session_dumps'"
+                                      ).fetchone() is not None  # a file older than schema version 6: none pulled
+            skip = (" AND id NOT IN (SELECT session_id FROM session_dumps WHERE pulled_at_ns IS NOT NULL)"
+                    if not_pulled and has_record else "")
             uids = [r[0] for r in conn.execute(
-                "SELECT uid FROM sessions WHERE end_reason IS NOT NULL ORDER BY started_at_ns, id")]
+                f"SELECT uid FROM sessions WHERE end_reason IS NOT NULL{skip} ORDER BY started_at_ns, id")]
     finally:
         conn.close()
     out = []

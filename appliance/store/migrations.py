@@ -12,7 +12,7 @@ writes anything (a file from a newer agma is refused, untouched) and then ``prep
 
 A migration that adds a column must append the same column last in ``schema.TABLES`` so that
 fresh and migrated files are equal column for column (tests/store/test_migration_v1.py,
-test_migration_v2.py, test_migration_v4.py). A migration's SQL is written out in full here, as it
+test_migration_v2.py, test_migration_v4.py, test_migration_v5.py). A migration's SQL is written out in full here, as it
 was for its version: a later schema must not change what an old migration does.
 """
 from __future__ import annotations
@@ -141,11 +141,21 @@ def _v4_sessions_engine_provenance(conn: sqlite3.Connection) -> None:
         conn.execute(f"ALTER TABLE sessions ADD COLUMN {column} TEXT")
 
 
+def _v5_session_dumps(conn: sqlite3.Connection) -> None:
+    # Created empty: schema version 5 kept no record of the pending dumps it wrote, so no existing
+    # session counts as pulled (retention never deletes it) until its dump is acknowledged (`agma
+    # dump --ack`), or the daemon finds its pending dump in store.dump_dir and later finds it removed.
+    conn.execute("CREATE TABLE session_dumps (\n  session_id INTEGER PRIMARY KEY REFERENCES sessions(id),\n"
+                 "  path TEXT,\n  sha256 TEXT,\n  written_at_ns INTEGER,\n  pulled_at_ns INTEGER,\n"
+                 "  pulled_by TEXT CHECK (pulled_by IN ('ack', 'removed'))\n)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "sessions.continues_session", _v1_sessions_continues_session),
     Migration(2, "joints stored compact: joint_samples and the view joints", _v2_compact_joints),
     Migration(3, "mqtt_outbox: events waiting for the broker", _v3_mqtt_outbox),
     Migration(4, "sessions.engine_*: a TensorRT engine's provenance", _v4_sessions_engine_provenance),
+    Migration(5, "session_dumps: which sessions' dumps were pulled (retention)", _v5_session_dumps),
 )
 
 

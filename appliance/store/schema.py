@@ -23,8 +23,8 @@ from ..events import EVENT_KINDS
 from ..joints import JOINT_NAMES
 from ..stereo.reasons import REASONS
 
-SCHEMA_VERSION = 5  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints; 4: mqtt_outbox;
-#                     5: sessions.engine_* (a TensorRT engine's provenance)
+SCHEMA_VERSION = 6  # 1: walking skeleton; 2: sessions.continues_session; 3: joint_samples + view joints; 4: mqtt_outbox;
+#                     5: sessions.engine_* (a TensorRT engine's provenance); 6: session_dumps (retention)
 END_REASONS = ("stopped", "duration", "shutdown", "error", "interrupted", "disk_full")
 
 
@@ -65,6 +65,9 @@ class Table:
 
 
 _REASONS_SQL = ", ".join(f"'{r}'" for r in END_REASONS)
+#: How a session's dump counted as pulled (session_dumps.pulled_by).
+PULLED_BY = ("ack", "removed")
+_PULLED_BY_SQL = ", ".join(f"'{r}'" for r in PULLED_BY)
 
 TABLES: tuple[Table, ...] = (
     Table("meta", "Facts about this database file.", (
@@ -163,6 +166,22 @@ TABLES: tuple[Table, ...] = (
           "each event raised while MQTT is configured and deleted on PUBACK. Not research data: dumps leave it out.", (
         Column("event_id", "INTEGER PRIMARY KEY REFERENCES events(id)", "", "events.id of the event to deliver."),
         Column("queued_at_ns", "INTEGER NOT NULL", "ns since Unix epoch", "When it was queued."),
+    )),
+    Table("session_dumps", "Each finished session's dump and whether it has been pulled off the box "
+          "(store/retention.py): store.keep_days deletes a session only once it is pulled. A row is added when the "
+          "box writes the session's pending dump to store.dump_dir (or finds one there complete), or when "
+          "`agma dump --ack` acknowledges it. Not research data: dumps leave it out. Added in schema version 6.", (
+        Column("session_id", "INTEGER PRIMARY KEY REFERENCES sessions(id)", "", "sessions.id."),
+        Column("path", "TEXT", "", "Absolute path of the pending dump the box wrote or found; NULL when it has none "
+               "(the session was only acknowledged)."),
+        Column("sha256", "TEXT", "", "sha256 of that pending dump (its .sha256 file's); NULL when there is none."),
+        Column("written_at_ns", "INTEGER", "ns since Unix epoch",
+               "When the box wrote the pending dump, or first found it complete; NULL when there is none."),
+        Column("pulled_at_ns", "INTEGER", "ns since Unix epoch",
+               "When the dump counted as pulled: acknowledged, or its pending dump found removed; NULL until then."),
+        Column("pulled_by", f"TEXT CHECK (pulled_by IN ({_PULLED_BY_SQL}))", "",
+               "How: ack (`agma dump --ack UID`), removed (the pending dump was removed from its folder by the "
+               "puller, e.g. rsync --remove-source-files); NULL until pulled."),
     )),
     Table("ground_truth", "Simulation and annotated replays only: the true joints of each stored frame.", (
         Column("session_id", "INTEGER NOT NULL", "", "sessions.id."),

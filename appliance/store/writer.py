@@ -38,6 +38,10 @@ file), ended at the last committed frame. A commit that fails with SQLITE_FULL i
 of the writer: ``disk_full`` is set, the batch is dropped, later frames are refused and calls
 still run (the reserve lets the row close).
 
+Housekeeping (``maintain``: store/retention.py's pruning and VACUUM, the daemon's idle moments) runs
+in the writer thread too, on the same connection, and yields to everything else: SQLite's
+progress handler interrupts it (rolled back) as soon as another item is queued.
+
 Before anything is written the file is checked (``PRAGMA quick_check``, store/integrity.py): a
 damaged database is refused with one line and left untouched.
 """
@@ -79,6 +83,9 @@ _SCALES = np.array([XYZ_SCALE] * 3 + [UV_SCALE, UV_SCALE, SCORE_SCALE] * 2, dtyp
 _TRUTH_SQL = ("INSERT INTO ground_truth(session_id, frame_index, joint, x_mm, y_mm, z_mm, left_u, left_v, right_u, "
               "right_v) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 _STOP = object()
+_MAINTAIN = object()  # marks a maintain() item: (_MAINTAIN, job, future)
+#: SQLite virtual-machine instructions between two calls of the progress handler during maintain().
+_PROGRESS_EVERY = 10_000
 #: How long ``call`` and ``flush`` wait by default, seconds. A healthy writer answers within one
 #: commit (SQLite's own busy timeout is 5 s); a writer slower than this is treated as failed.
 DEFAULT_TIMEOUT_S = 60.0
@@ -323,6 +330,27 @@ class StoreWriter:
         """
         return self._submit(fn, timeout_s, "a write")
 
+    def maintain(self, job: Callable[[sqlite3.Connection], Any]) -> Future:
+        """Queue ``job(conn)`` for the writer thread, run outside any transaction (it opens its own),
+        and return at once with the Future of its value: the daemon's idle housekeeping
+        (store/retention.py: prune pulled sessions, VACUUM), which must never delay anything else.
+
+        While it runs, SQLite's progress handler stamps the writer's heartbeat (a long VACUUM is no
+        stall) and interrupts it as soon as anything else is queued (a call, a frame, ``stop``): the
+        running statement fails with sqlite3.OperationalError('interrupted') and is rolled back, and
+        the other item is served. The job's exceptions go to the Future; the writer goes on. Raises
+        StoreWriterError at once when the writer has failed or is not running.
+        """
+        if self.error is not None:
+            raise self.error
+        if self._ended.is_set() or not self._thread.is_alive():
+            raise StoreWriterError("the store writer is not running")
+        fut: Future = Future()
+        self._queue.put((_MAINTAIN, job, fut))
+        if self._ended.is_set():
+            self._drain()
+        return fut
+
     def flush(self, timeout_s: float | None = DEFAULT_TIMEOUT_S) -> None:
         """Commit the frames queued so far (no other write). A full disk is no failure here (see
         ``disk_full``); raises as ``call`` does when the writer fails or does not answer in time."""
@@ -477,6 +505,9 @@ class StoreWriter:
             if item is _STOP:
                 self._flush(conn, pending)
                 return
+            if item is not None and item[0] is _MAINTAIN:
+                self._maintain(conn, pending, item[1], item[2])
+                continue
             if item is not None and isinstance(item[1], Future):
                 self._answer(conn, pending, *item)
                 continue
@@ -522,6 +553,34 @@ class StoreWriter:
                 fut.set_exception(self._fail(_error("a commit failed", exc)))
             return
         fut.set_result(value)  # only once COMMIT has returned
+
+    def _maintain(self, conn: sqlite3.Connection, pending: list, job, fut: Future) -> None:
+        """One maintain() job: pending frames first, then the job under the progress handler."""
+        if not fut.set_running_or_notify_cancel():
+            return
+        try:
+            self._flush(conn, pending)
+        except BaseException as exc:
+            fut.set_exception(self._fail(exc))
+            return
+
+        def progress() -> int:  # the writer thread, inside SQLite: stamp, and yield to anything queued
+            self.heartbeat = time.monotonic()
+            return 1 if (self.error is not None or not self._queue.empty()) else 0
+
+        conn.set_progress_handler(progress, _PROGRESS_EVERY)
+        try:
+            value = job(conn)
+        except BaseException as exc:  # the job's own failure (or interruption): reported to it; the writer goes on
+            self._rollback(conn)
+            if is_disk_full(exc):
+                log.warning("store: housekeeping met a full disk: %s", exc)
+            fut.set_exception(exc)
+            return
+        finally:
+            conn.set_progress_handler(None, 0)
+            self.heartbeat = time.monotonic()
+        fut.set_result(value)
 
     def _rollback(self, conn: sqlite3.Connection) -> None:
         """Roll back what is open (SQLite may have done it already); a connection that cannot is not trusted."""
@@ -614,6 +673,10 @@ class StoreWriter:
             except queue.Empty:
                 break
             if item is _STOP:
+                continue
+            if item[0] is _MAINTAIN:
+                if item[2].set_running_or_notify_cancel():
+                    item[2].set_exception(err)
                 continue
             if isinstance(item[1], Future):
                 if item[1].set_running_or_notify_cancel():

@@ -20,7 +20,7 @@ def test_malformed_lines_answered_without_submit(sock_dir):
         assert [a["ok"] for a in answers] == [False] * 6
         assert "not JSON" in answers[0]["error"] and "UTF-8" in answers[1]["error"]
         assert "JSON object" in answers[2]["error"] and "deeper than 32" in answers[3]["error"]
-        assert answers[4] == {"ok": False, "error": 'unknown action "jump"; known actions: start, stop, status',
+        assert answers[4] == {"ok": False, "error": 'unknown action "jump"; known actions: start, stop, status, ack',
                               "request_id": "q"}
         assert "only accepted with start" in answers[5]["error"]
         assert submit.commands == []
