@@ -21,7 +21,7 @@ from . import __version__
 from .errors import AgmaError
 from .output import emit_json
 
-COMMAND_MODULES = ("record", "daemon", "control", "bench", "config", "db", "engine", "calib", "sessions", "dump", "export", "ward")
+COMMAND_MODULES = ("record", "daemon", "control", "bench", "config", "db", "engine", "calib", "sessions", "dump", "export", "ward", "doctor")
 
 
 class _UsageExit(Exception):

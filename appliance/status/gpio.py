@@ -104,6 +104,44 @@ def _request_error(chip: str, button_line: int, led_line: int, exc: OSError) -> 
     return AgmaError(f"button.chip {chip}: cannot open the button and LED lines: {why}")
 
 
+def check_chip(chip: str, button_line: int, led_line: int) -> str:
+    """`agma doctor`'s look at button.chip, requesting no line: the chip is a GPIO character device
+    this process may open, it has both lines, and no other program holds them. -> one line saying
+    what was found; AgmaError with the reason otherwise."""
+    import os
+    import stat
+
+    if chip.startswith("/"):  # a path: what is wrong with it needs no library
+        try:
+            st = os.stat(chip)
+        except FileNotFoundError:
+            raise AgmaError(f"button.chip {chip}: no such device") from None
+        except OSError as exc:
+            raise AgmaError(f"button.chip {chip}: {exc.strerror or exc}") from None
+        if not stat.S_ISCHR(st.st_mode):
+            raise AgmaError(f"button.chip {chip}: not a character device")
+    gpiod = import_gpiod()
+    path = _chip_path(gpiod, chip)
+    if not gpiod.is_gpiochip_device(path):
+        raise AgmaError(f"button.chip {chip}: not a GPIO character device")
+    try:
+        with gpiod.Chip(path) as c:
+            info = c.get_info()
+            if max(button_line, led_line) >= info.num_lines:
+                raise AgmaError(f"button.chip {chip} ({info.label}) has {info.num_lines} lines: no line "
+                                f"{max(button_line, led_line)} (button.line {button_line}, button.led_line {led_line})")
+            held = []
+            for role, offset in (("button", button_line), ("LED", led_line)):
+                line = c.get_line_info(offset)
+                if line.used and line.consumer != CONSUMER:
+                    held.append(f"{role} line {offset} is held by {line.consumer or 'another program'}")
+            if held:
+                raise AgmaError(f"button.chip {chip}: " + "; ".join(held))
+            return f"{path} ({info.label}, {info.num_lines} lines): button line {button_line}, LED line {led_line} free or agma's"
+    except OSError as exc:
+        raise _request_error(chip, button_line, led_line, exc) from None
+
+
 class GpiodLines:
     """The button and LED lines of one chip, through libgpiod 2 (one line request for both)."""
 

@@ -105,6 +105,88 @@ class Incoming:
     retain: bool
 
 
+@dataclass(frozen=True)
+class BrokerProbe:
+    """One connection attempt's outcome: kind connected | files (a credential or TLS file) |
+    unreachable (no TCP connection) | tls (the handshake failed: certificate, host name) | refused
+    (the broker said no: the login) | timeout (no answer); detail: one line."""
+
+    kind: str
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "connected"
+
+
+def probe_broker(host: str, port: int, security: Security, client_id: str, timeout_s: float = 5.0) -> BrokerProbe:
+    """Connect once with these credentials and TLS files, wait for the broker's answer, disconnect
+    (`agma doctor`). Publishes and subscribes nothing, sets no will; never raises. client_id must
+    not be the daemon's own (the broker would drop the daemon's connection for it)."""
+    import socket
+    import ssl
+
+    try:
+        security.check()
+        client_mod, api = _paho()
+        c = client_mod.Client(api.VERSION2, client_id=client_id, clean_session=True, protocol=client_mod.MQTTv311)
+        if security.username:
+            c.username_pw_set(security.username, security.password())
+        if security.tls_ca:
+            try:
+                c.tls_set(ca_certs=str(Path(security.tls_ca).expanduser()),
+                          certfile=str(Path(security.tls_cert).expanduser()) if security.tls_cert else None,
+                          keyfile=str(Path(security.tls_key).expanduser()) if security.tls_key else None)
+            except (OSError, ValueError) as exc:
+                raise MqttError(f"mqtt TLS files ({security.tls_ca}): {exc}") from None
+    except MqttError as exc:
+        return BrokerProbe("files", str(exc))
+    where = f"{host}:{port}" + (" (TLS)" if security.tls_ca else "")
+    c.connect_timeout = timeout_s
+    answer: list = []
+    c.on_connect = lambda client, userdata, flags, reason_code, properties: answer.append(reason_code)
+    try:
+        try:
+            c.connect(host, port, keepalive=max(5, int(timeout_s) * 2))
+        except ssl.SSLCertVerificationError as exc:  # before OSError: these are OSErrors
+            return BrokerProbe("tls", f"{where}: the broker's certificate is refused: {exc.verify_message or exc}")
+        except ssl.SSLError as exc:
+            return BrokerProbe("tls", f"{where}: TLS handshake failed: {exc.reason or exc}")
+        except (socket.timeout, TimeoutError):
+            return BrokerProbe("timeout", f"{where}: no answer within {timeout_s:g} s")
+        except ConnectionResetError as exc:
+            if security.tls_ca:  # a listener that does not speak TLS hangs up on the handshake
+                return BrokerProbe("tls", f"{where}: TLS handshake failed: the connection was reset (not a TLS listener?)")
+            return BrokerProbe("unreachable", f"cannot connect to {where}: {exc.strerror or exc}")
+        except OSError as exc:
+            return BrokerProbe("unreachable", f"cannot connect to {where}: {exc.strerror or exc}")
+        except ValueError as exc:  # paho's own checks (an empty host, a bad port)
+            return BrokerProbe("unreachable", f"cannot connect to {where}: {exc}")
+        end = time.monotonic() + timeout_s
+        while not answer and time.monotonic() < end:
+            if c.loop(timeout=0.1) != 0:
+                break
+        if not answer:
+            return BrokerProbe("timeout", f"{where}: connected, but the broker did not answer the login within {timeout_s:g} s")
+        if answer[0].is_failure:
+            return BrokerProbe("refused", f"{where} refused the login" + (f" of {security.username!r}" if security.username else "")
+                               + f": {answer[0]}")
+        expiry = ""
+        sock = c.socket()
+        if security.tls_ca and hasattr(sock, "getpeercert"):
+            not_after = (sock.getpeercert() or {}).get("notAfter")
+            if not_after:
+                expiry = f"; its certificate is valid until {not_after}"
+        who = f" as {security.username!r}" if security.username else " (anonymous)"
+        return BrokerProbe("connected", f"connected to {where}{who}{expiry}")
+    finally:
+        try:
+            c.disconnect()
+            c.loop(timeout=0.05)
+        except Exception:  # the socket is already gone
+            pass
+
+
 class Link:
     """One MQTT connection (see the module's doc). Use: ``start()``, ``publish``/``subscribe``, ``stop()``.
 

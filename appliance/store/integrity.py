@@ -66,17 +66,22 @@ def damaged(db_path: Path, what: str, writing: bool) -> DatabaseDamaged:
                            f"and read that file")
 
 
-def quick_check(db_path: Path) -> list[str]:
+def quick_check(db_path: Path, conn: sqlite3.Connection | None = None) -> list[str]:
     """``PRAGMA quick_check`` of the whole file on a read-only connection: ["ok"] or the problems found.
 
-    Raises sqlite3.DatabaseError when the file cannot be read as a database at all.
+    conn: a read-only connection to db_path to run it on (left open; `agma doctor`'s, which creates
+    no -wal/-shm: listing.untouched_uri); None: one of its own. Raises sqlite3.DatabaseError when
+    the file cannot be read as a database at all.
     """
-    conn = sqlite3.connect(readonly_uri(db_path), uri=True, isolation_level=None)
+    own = conn is None
+    if conn is None:
+        conn = sqlite3.connect(readonly_uri(db_path), uri=True, isolation_level=None)
     try:
         conn.execute("PRAGMA busy_timeout = 5000")
         return [r[0] for r in conn.execute(f"PRAGMA quick_check({MAX_PROBLEMS})")]
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
 def check_before_writing(db_path: Path) -> None:

@@ -20,6 +20,20 @@ def readonly_uri(db_path: Path) -> str:
     return Path(db_path).resolve().as_uri() + "?mode=ro"
 
 
+def untouched_uri(db_path: Path) -> str:
+    """A read-only URI that also creates nothing beside the file (`agma doctor`, which never writes).
+
+    A plain read-only connection to a WAL database with no connection open makes ``-wal`` and
+    ``-shm`` files and leaves them. So with both already there (a writer has it open, or was
+    killed with it open) this is readonly_uri: SQLite's shared index, the ``-shm``, is used as
+    every reader uses it; otherwise ``immutable=1``: no lock, no ``-shm``, the file as it is (no
+    writer is connected: it would have made the ``-wal``).
+    """
+    p = Path(db_path)
+    live = Path(f"{p}-wal").exists() and Path(f"{p}-shm").exists()
+    return readonly_uri(p) + ("" if live else "&immutable=1")
+
+
 def open_readonly(db_path: Path) -> sqlite3.Connection:
     """Open an existing database read-only (never creates one), explicit transactions, 5 s busy timeout."""
     db_path = Path(db_path)
