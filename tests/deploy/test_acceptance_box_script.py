@@ -17,14 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.tools import readable_by_anyone
 from tests.helpers import REPO, clean_env, run
 
 SCRIPT = REPO / "scripts" / "acceptance-box.sh"
 
 
 def _script(*args: str, as_nobody: bool = False, **env: str):
-    prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if as_nobody else []
-    return run([*prefix, "bash", str(SCRIPT), *args], env=clean_env(env), timeout=120)
+    if not as_nobody:
+        return run(["bash", str(SCRIPT), *args], env=clean_env(env), timeout=120)
+    with readable_by_anyone(SCRIPT) as script:
+        return run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(script), *args],
+                   env=clean_env(env), timeout=120)
 
 
 def _one_line(proc) -> str:

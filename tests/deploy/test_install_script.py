@@ -36,7 +36,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.deploy.tools import SYSTEM_UNITS, systemd_tool
+from tests.deploy.tools import SYSTEM_UNITS, readable_by_anyone, systemd_tool
 from tests.helpers import REPO, clean_env, run
 
 SCRIPT = REPO / "scripts" / "install.sh"
@@ -50,7 +50,10 @@ def _env(**extra: str) -> dict:
 
 
 def _install(*args: str, env: dict, as_nobody: bool = False):
-    return run([*(NOBODY if as_nobody else []), "bash", str(SCRIPT), *args], env=env, timeout=600)
+    if not as_nobody:
+        return run(["bash", str(SCRIPT), *args], env=env, timeout=600)
+    with readable_by_anyone(SCRIPT) as script:
+        return run([*NOBODY, "bash", str(script), *args], env=env, timeout=600)
 
 
 def _one_line(proc) -> str:

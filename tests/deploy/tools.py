@@ -8,10 +8,12 @@ and say so; Debian 12 (development machines, CI) has systemd 252.
 """
 from __future__ import annotations
 
+import contextlib
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -76,3 +78,19 @@ def unit_settings(text: str, section: str = "Service") -> dict[str, list[str]]:
             key, _, value = line.partition("=")
             settings.setdefault(key.strip(), []).append(value.strip())
     return settings
+
+
+@contextlib.contextmanager
+def readable_by_anyone(script: Path):
+    """A copy of ``script`` in a fresh world-readable folder, for the tests that run it as nobody: a
+    checkout under a private temporary folder (CI clones into `mktemp -d`, mode 0700) is not
+    readable by another user, so bash would fail with 126 before the script's own refusal."""
+    folder = Path(tempfile.mkdtemp(prefix="agma-script-"))
+    try:
+        folder.chmod(0o755)
+        copy = folder / script.name
+        shutil.copy2(script, copy)
+        copy.chmod(0o755)
+        yield copy
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
