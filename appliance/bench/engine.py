@@ -51,18 +51,26 @@ def store_us_per_frame(poses, calibration, n: int) -> float:
     return elapsed / n * 1e6
 
 
+def truth_keypoints(frame, pre: Preprocessor):
+    """A rendered frame's crops, the DARK targets of its true joints (2, 17, 96, 72) and both views'
+    keypoints decoded from them: what a trained network gives, without one."""
+    crops, _ = pre.crops(frame)
+    truth = frame.truth
+    heatmaps = np.stack([encode(c.image_to_heatmap(t)) for c, t in zip(crops, (truth.left_uv_px, truth.right_uv_px))])
+    uv, scores = decode_to_image(heatmaps, crops, method="dark")
+    return crops, heatmaps, Keypoints2D(uv_px=uv[0], score=scores[0]), Keypoints2D(uv_px=uv[1], score=scores[1])
+
+
 @bench.register("engine", default=False)
 def bench_engine(args) -> list[dict]:
     repeat = max(10, getattr(args, "repeat", 200) // 4)
     source = SyntheticSource(seed=0, n_frames=2, paced=False, render=True)
     frame = source.frame_at(1, 0)
-    truth = frame.truth
     rows: list[dict] = []
 
     pre = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI))
     pre_flip = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI), flip_test=True)
-    crops, _ = pre.crops(frame)
-    heatmaps = np.stack([encode(c.image_to_heatmap(t)) for c, t in zip(crops, (truth.left_uv_px, truth.right_uv_px))])
+    crops, heatmaps, kl, kr = truth_keypoints(frame, pre)
     mirrored = np.concatenate([heatmaps, flip_back(heatmaps, "dark")])
 
     def preprocess():
@@ -74,9 +82,6 @@ def bench_engine(args) -> list[dict]:
         pre_flip.merge(mirrored)
         return pre_flip.batch(frame, c)
 
-    uv, scores = decode_to_image(heatmaps, crops, method="dark")
-    kl = Keypoints2D(uv_px=uv[0], score=scores[0])
-    kr = Keypoints2D(uv_px=uv[1], score=scores[1])
     rules = ValidityRules()
     t_pre = bench.median_us(preprocess, repeat=repeat)
     t_pre_flip = bench.median_us(preprocess_flip, repeat=repeat)

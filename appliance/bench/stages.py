@@ -27,6 +27,7 @@ The machine, Python and which rows ran on a GPU are in the JSON. Under five minu
 """
 from __future__ import annotations
 
+import itertools
 import json
 import queue
 import time
@@ -169,10 +170,9 @@ def _decode_numpy(repeat: int) -> dict:
     from ..pose import decode, decode_reference
     from .decode import realistic_frame_pairs
 
-    pairs = realistic_frame_pairs()
-    i = iter(range(10**9))
-    ours = bench.median_us(lambda: decode.decode_heatmaps(pairs[next(i) % len(pairs)], method="dark"), repeat=repeat)
-    ref = bench.median_us(lambda: decode_reference.decode_heatmaps_reference(pairs[next(i) % len(pairs)], method="dark"),
+    pairs = itertools.cycle(realistic_frame_pairs())
+    ours = bench.median_us(lambda: decode.decode_heatmaps(next(pairs), method="dark"), repeat=repeat)
+    ref = bench.median_us(lambda: decode_reference.decode_heatmaps_reference(next(pairs), method="dark"),
                           repeat=max(10, repeat // 10))
     return _row("decode_numpy", ours, ratio_vs_reference=round(ref / ours, 2),
                 reference="per-joint DARK (pose/decode_reference.py)", reference_median_us=round(ref, 1))
@@ -196,19 +196,13 @@ def _triangulate(repeat: int) -> dict:
 
 
 def _store(frame, repeat: int) -> dict:
-    from ..frames import Keypoints2D
-    from ..pose.decode import decode_to_image, encode
     from ..pose.preprocess import CropPolicy, Preprocessor
     from ..stereo.stage import to_pose3d
     from ..stereo.validity import ValidityRules
-    from .engine import WARMER_ROI, store_us_per_frame
+    from .engine import WARMER_ROI, store_us_per_frame, truth_keypoints
 
-    pre = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI))
-    crops, _ = pre.crops(frame)
-    truth = frame.truth
-    maps = np.stack([encode(c.image_to_heatmap(t)) for c, t in zip(crops, (truth.left_uv_px, truth.right_uv_px))])
-    uv, scores = decode_to_image(maps, crops, method="dark")
-    pose = to_pose3d(frame, Keypoints2D(uv[0], scores[0]), Keypoints2D(uv[1], scores[1]), ValidityRules())
+    _, _, left, right = truth_keypoints(frame, Preprocessor(CropPolicy(roi_xywh=WARMER_ROI)))
+    pose = to_pose3d(frame, left, right, ValidityRules())
     return _row("store", store_us_per_frame([pose], frame.calibration, n=max(500, repeat * 4)))
 
 
