@@ -10,6 +10,7 @@ reached, refuses the desk or does not answer: one line, exit 69.
 from __future__ import annotations
 
 import re
+import signal
 import time
 
 from .. import config as config_mod
@@ -79,6 +80,9 @@ def live(ward) -> int:
     from rich.live import Live
 
     console = Console()
+    # Ctrl-C ends the table even when agma was started with SIGINT ignored (from a script's
+    # background job, which POSIX shells start so): Python then installs no handler of its own
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         ward.wait_connected()
         with Live(render(ward), console=console, auto_refresh=False, transient=False) as screen:
