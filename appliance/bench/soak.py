@@ -10,7 +10,10 @@ MQTT sink publishes to it meanwhile.
 Sampled about once a second (the control loop's progress callback), kept at the first sample
 past each 1,000 committed frames: the process's RSS, its open file descriptors and the
 runtime's queue depths. Reported: ``rss_growth_mb`` (the largest RSS after the warm-up, the
-first ``WARMUP_FRAMES``, minus the RSS at its end), ``fd_growth`` (likewise), the largest queue
+first ``WARMUP_FRAMES``, minus the RSS at its end), ``fd_growth`` (the open files of the last
+samples of the run against those right after the warm-up, each the median of three: a leak keeps
+what it opened, while a file open for a moment beside a sample — a read-only query, a reconnect
+— is not one), the largest queue
 depth after the warm-up, the database's size (file and WAL) against the disk guard's estimate
 (store/diskguard.py ``BYTES_PER_FRAME`` per frame), and ``frames`` stored. The goal (growth <=
 ``GOAL_RSS_GROWTH_MB``, fds and queues flat) is reported as ``within_goal``; no bound is asserted
@@ -60,6 +63,18 @@ def growth(samples: list[dict], key: str, warmup_frames: int) -> float:
     return max(s[key] for s in after[1:]) - after[0][key]
 
 
+def steady_growth(samples: list[dict], key: str, warmup_frames: int, window: int = 3) -> float:
+    """Median of ``key`` over the last ``window`` samples taken during the run minus its median over
+    the first ``window`` after the warm-up (the final sample, after the runtime closed, left out);
+    0.0 with too few samples. A leak moves both medians apart; one sample's transient moves neither."""
+    during = [s for s in samples[:-1] if s["frames"] >= warmup_frames]
+    if len(during) < 2 * window:
+        return 0.0
+    first = sorted(s[key] for s in during[:window])[window // 2]
+    last = sorted(s[key] for s in during[-window:])[window // 2]
+    return last - first
+
+
 def keep_every(samples: list[dict], every: int) -> list[dict]:
     """The first sample at or past each multiple of ``every`` committed frames (and the first one)."""
     kept, next_mark = [], 0
@@ -105,7 +120,7 @@ def run_soak(frames: int = DEFAULT_FRAMES, db: str | None = None, config_path: s
         size = sum(p.stat().st_size for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists())
     warmup = min(WARMUP_FRAMES, frames // 10)
     rss_growth = growth(samples, "rss_mb", warmup)
-    fd_growth = growth(samples, "fds", warmup)
+    fd_growth = steady_growth(samples, "fds", warmup)
     after = [s for s in samples if s["frames"] >= warmup]
     max_queue = max((s["queue_depth"] for s in after), default=0)
     estimate = frames * diskguard.BYTES_PER_FRAME

@@ -39,3 +39,13 @@ def test_growth_and_sampling_arithmetic():
     assert growth(samples, "v", 1000) == 3.0  # 13 after the warm-up, 10 at its end
     assert growth(samples, "v", 9999) == 0.0
     assert [s["frames"] for s in keep_every(samples, 1000)] == [0, 1000, 2100]
+
+
+def test_open_files_growth_ignores_one_sample_transient_but_not_a_leak():
+    from appliance.bench.soak import steady_growth
+
+    def run(fds):
+        return [{"frames": 1000 * i, "fds": n} for i, n in enumerate(fds)] + [{"frames": 99_000, "fds": 3}]
+
+    assert steady_growth(run([8, 11, 11, 13, 11, 11, 11, 11]), "fds", 1000) == 0  # a query's file beside one sample
+    assert steady_growth(run([8, 11, 11, 11, 12, 13, 14, 15]), "fds", 1000) == 3  # a leak: one file per 1,000 frames
