@@ -29,6 +29,9 @@ def test_broker_outage_loses_nothing(tmp_path):
         with running_daemon(env) as proc:
             sid = start_connected(env, proc)
             desk.wait_for(f"{T}/events", lambda e: e.get("kind") == "session_started", "session_started", proc=proc)
+            # the outage must fall inside the session's frames: on a loaded machine the first frame can
+            # come after session_started reaches the desk, so wait for some stored before pulling the broker
+            wait_until(lambda: status(env).get("frames", 0) >= 5, "frames stored before the outage", proc=proc)
 
             broker.stop()
             t_down = time.time_ns()
