@@ -142,6 +142,12 @@ class Crop:
         return _invert_affine(self._img_to_in)
 
     @property
+    def sampling_matrix(self) -> np.ndarray:
+        """(2, 3) float64: network-input px -> image px exactly as cv2.warpAffine inverts
+        image_to_input to sample (cv2.invertAffineTransform); the GPU preprocessing kernel's matrix."""
+        return cv2.invertAffineTransform(self._img_to_in)
+
+    @property
     def hm_to_img(self) -> np.ndarray:
         """(2, 3) float64: heatmap px -> image px (the references' ``transform_preds`` matrix)."""
         return self._hm_to_img

@@ -17,7 +17,7 @@ import pytest
 from appliance.pose.cuda import build as cuda_build
 
 SM = 87
-ENTRIES = sorted(cuda_build.ALL_ENTRY_POINTS)  # the decoder and the flip-test merge
+ENTRIES = sorted(cuda_build.ALL_ENTRY_POINTS)  # the decoder, the flip-test merge and preprocessing
 
 
 def _pip_cuda_12_2():

@@ -18,7 +18,8 @@ Three toolchains, none imported at module import time:
 Also here, free of pycuda so that the host check uses exactly what the GPU path uses: the
 kernel names, :func:`launch_config` and :func:`pack_params` (the by-value kernel parameter) of
 the decoder, and :func:`merge_launch_config` and :func:`pack_merge_params` of the flip-test
-merge (``merge_flip.cuh``, in the same translation unit).
+merge (``merge_flip.cuh``, in the same translation unit), and :func:`preprocess_launch_config`
+and :func:`pack_preprocess_params` of preprocessing (``preprocess.cuh``, the same translation unit).
 
 Command line (install step): ``agma engine kernels [--sm 87] [--cache-dir D]`` (appliance.commands.engine)
 prints one JSON line with the cubin path, the toolchain and the CUDA version.
@@ -75,8 +76,17 @@ MERGE_ENTRY_POINTS = {
     "float32": "agma_merge_flip_f32",
     "float16": "agma_merge_flip_f16",
 }
+#: The entry point of preprocessing (preprocess.cuh): uint8 BGR views -> float32 network input.
+PREPROCESS_ENTRY_POINT = "agma_preprocess_bgr8_f32"
+#: Must match preprocess.cuh (checked by the host-shim tests): outputs per launch.
+PRE_MAX_OUT = 8
+#: struct AgmaPreprocessParams: src[8], out (u64), input_to_image [8][6] double, scale[3] and
+#: offset[3] float, mirror[8], n_out, out_width, out_height, src_width, src_height, src_stride,
+#: reserved[2] (int32).
+PRE_PARAMS_FORMAT = "<8QQ48d6f8i8i"
+PRE_PARAMS_SIZE = struct.calcsize(PRE_PARAMS_FORMAT)  # 544
 #: Every entry point of the translation unit.
-ALL_ENTRY_POINTS = tuple(ENTRY_POINTS.values()) + tuple(MERGE_ENTRY_POINTS.values())
+ALL_ENTRY_POINTS = tuple(ENTRY_POINTS.values()) + tuple(MERGE_ENTRY_POINTS.values()) + (PREPROCESS_ENTRY_POINT,)
 #: The heatmap shift of each pixel convention's flip test (appliance.pose.crop.flip_back):
 #: "dark" none, "hrnet" one column to the right.
 MERGE_SHIFT = {"dark": 0, "hrnet": 1}
@@ -206,6 +216,45 @@ def pack_merge_params(heatmaps_ptr: int, out_ptr: int, shape: Sequence[int], con
     perm = flip_permutation(j) + [0] * (MERGE_MAX_JOINTS - j)
     return struct.pack(MERGE_PARAMS_FORMAT, int(heatmaps_ptr), int(out_ptr), n, j, h, w,
                        merge_shift(convention), 0, *perm)
+
+
+def preprocess_launch_config(out_wh: Sequence[int], n_out: int, threads: int = DEFAULT_THREADS) -> LaunchConfig:
+    """One thread per output pixel of ``n_out`` (1..PRE_MAX_OUT) outputs of (w, h) px: grid.y is the output."""
+    if not 1 <= n_out <= PRE_MAX_OUT:
+        raise ValueError(f"one preprocessing launch writes 1..{PRE_MAX_OUT} outputs, got {n_out}")
+    if not 1 <= threads <= MAX_THREADS:
+        raise ValueError(f"threads per block must be in 1..{MAX_THREADS}, got {threads}")
+    w, h = (int(v) for v in out_wh)
+    if w < 1 or h < 1:
+        raise ValueError(f"bad output size {w}x{h}")
+    return LaunchConfig(grid=(-(-(w * h) // threads), n_out, 1), block=(threads, 1, 1), shared_bytes=0)
+
+
+def pack_preprocess_params(src_ptrs: Sequence[int], out_ptr: int, input_to_image: np.ndarray,
+                           mirror: Sequence[bool], src_whs: tuple[int, int, int], out_wh: Sequence[int],
+                           scale: Sequence[float], offset: Sequence[float]) -> bytes:
+    """struct AgmaPreprocessParams for one launch.
+
+    src_ptrs: per output, the address of its source view (uint8 BGR HWC); input_to_image:
+    (n_out, 2, 3) float64, each output's Crop.sampling_matrix; mirror: per output, mirrored
+    left-right (the flip test's second half); src_whs: (width, height, row stride in bytes) of
+    every source; out_wh: (288, 384); scale/offset: per output channel R, G, B, float32.
+    """
+    mats = np.asarray(input_to_image, dtype=np.float64).reshape(-1, 6)
+    n = mats.shape[0]
+    if not 1 <= n <= PRE_MAX_OUT or len(src_ptrs) != n or len(mirror) != n:
+        raise ValueError(f"one launch writes 1..{PRE_MAX_OUT} outputs, each with a source, a matrix and a mirror flag")
+    sw, sh, stride = (int(v) for v in src_whs)
+    if sw < 1 or sh < 1 or stride < 3 * sw:
+        raise ValueError(f"bad source size {sw}x{sh} with a stride of {stride} bytes")
+    ptrs = [int(p) for p in src_ptrs] + [0] * (PRE_MAX_OUT - n)
+    padded = np.zeros((PRE_MAX_OUT, 6), dtype=np.float64)
+    padded[:n] = mats
+    flags = [1 if m else 0 for m in mirror] + [0] * (PRE_MAX_OUT - n)
+    ow, oh = (int(v) for v in out_wh)
+    return struct.pack(PRE_PARAMS_FORMAT, *ptrs, int(out_ptr), *padded.ravel().tolist(),
+                       *(float(v) for v in scale), *(float(v) for v in offset), *flags,
+                       n, ow, oh, sw, sh, stride, 0, 0)
 
 
 # ---------------------------------------------------------------------------------------------

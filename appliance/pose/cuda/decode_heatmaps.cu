@@ -1,5 +1,5 @@
-// Entry points of the heatmap decoder (the arithmetic is in decode_heatmaps.cuh) and of the
-// flip-test merge (merge_flip.cuh).
+// Entry points of the heatmap decoder (the arithmetic is in decode_heatmaps.cuh), of the
+// flip-test merge (merge_flip.cuh) and of preprocessing (preprocess.cuh).
 //
 // One block per heatmap: grid = (n_views * n_joints, 1, 1), block = (threads, 1, 1) with any
 // threads in 1..1024 (256 by default), dynamic shared memory
@@ -43,4 +43,13 @@ extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_merge_flip_f
 extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_merge_flip_f16(const AgmaMergeParams p)
 {
     agma_merge_flip<unsigned short>(p);
+}
+
+// Preprocessing (preprocess.cuh): uint8 BGR views -> the engine's float32 N x 3 x H x W input;
+// one thread per output pixel, grid = (ceil(W * H / threads), n_out, 1), no shared memory.
+#include "preprocess.cuh"
+
+extern "C" __global__ void __launch_bounds__(AGMA_MAX_THREADS) agma_preprocess_bgr8_f32(const AgmaPreprocessParams p)
+{
+    agma_preprocess_bgr8(p);
 }

@@ -1,5 +1,5 @@
-"""The CUDA decoder's own source, and the flip-test merge's, built for the host: ctypes over the
-host-shim library.
+"""The CUDA decoder's own source, the flip-test merge's and preprocessing's (preprocess.cuh), built
+for the host: ctypes over the host-shim library.
 
 ``appliance/pose/cuda/host/decode_host.cpp`` includes ``cuda_host_shim.h`` and then the very
 ``decode_heatmaps.cu`` the GPU runs, and launches it with the GPU path's launch configuration
@@ -85,6 +85,9 @@ def load_library(cache_dir: str | os.PathLike | None = None) -> ctypes.CDLL:
             lib.agma_host_launch_merge_params.restype = ctypes.c_int
             lib.agma_host_launch_merge_params.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_int,
                                                           ctypes.c_int]
+            lib.agma_host_launch_preprocess_params.restype = ctypes.c_int
+            lib.agma_host_launch_preprocess_params.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_int,
+                                                               ctypes.c_int]
             lib.agma_host_float_to_half_array.restype = None
             lib.agma_host_float_to_half_array.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ulonglong]
             lib.agma_host_last_error.restype = ctypes.c_char_p
@@ -137,6 +140,44 @@ def merge_flip(heatmaps: np.ndarray, convention: str = "dark",
                                            cfg.block[0])
     if rc != 0:
         raise CudaBuildError("host merge failed: " + lib.agma_host_last_error().decode())
+    return out
+
+
+def preprocess(images: Sequence[np.ndarray], crops: Sequence, flip_test: bool = False,
+               threads: int = cuda_build.DEFAULT_THREADS) -> np.ndarray:
+    """Run the preprocessing kernel on the host: one uint8 BGR view (H, W, 3) per crop ->
+    float32 (N, 3, 384, 288), N = len(crops) (twice that with the flip test: the mirrored crops
+    appended), exactly what the GPU writes into the engine's input. The parameters are packed and
+    the launch configured by the GPU path's own functions (cuda_build.pack_preprocess_params,
+    preprocess_launch_config); the result is Preprocessor.batch's, bit for bit where OpenCV's
+    warp is the one preprocess.cuh reproduces."""
+    from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415
+    from appliance.pose.preprocess import _OFFSET, _SCALE  # noqa: PLC0415 - the CPU path's constants
+
+    views = [np.asarray(im) for im in images]
+    if len(views) != len(crops) or not views:
+        raise ValueError("one view per crop")
+    shape = views[0].shape
+    for im in views:
+        if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3 or im.shape != shape:
+            raise ValueError(f"views must be uint8 (H, W, 3) BGR of one size, got {im.dtype} {im.shape}")
+    # One buffer holds every view, row-contiguous: each view at its own offset, one stride.
+    stack = np.ascontiguousarray(np.stack(views))
+    h, w = shape[:2]
+    per_view = h * w * 3
+    mats = [c.sampling_matrix for c in crops]
+    srcs = [stack.ctypes.data + v * per_view for v in range(len(views))]
+    mirror = [False] * len(views)
+    if flip_test:
+        mats, srcs, mirror = mats + mats, srcs + srcs, mirror + [True] * len(views)
+    out = np.empty((len(mats), 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+    cfg = cuda_build.preprocess_launch_config((INPUT_WIDTH, INPUT_HEIGHT), len(mats), threads)
+    params = cuda_build.pack_preprocess_params(srcs, out.ctypes.data, np.stack(mats), mirror, (w, h, w * 3),
+                                               (INPUT_WIDTH, INPUT_HEIGHT), _SCALE, _OFFSET)
+    lib = load_library()
+    rc = lib.agma_host_launch_preprocess_params(params, cfg.grid[0], cfg.grid[1], cfg.block[0])
+    if rc != 0:
+        raise CudaBuildError("host preprocessing failed: " + lib.agma_host_last_error().decode())
     return out
 
 

@@ -134,6 +134,28 @@ int agma_host_launch_merge_params(const char* entry, const void* params, int gri
     return 0;
 }
 
+// Launch preprocessing with a ready-made AgmaPreprocessParams (packed by appliance/pose/cuda/build.py,
+// pack_preprocess_params; host addresses here) and the launch configuration of
+// preprocess_launch_config: what a pycuda launch does on the GPU.
+int agma_host_launch_preprocess_params(const void* params, int grid_x, int grid_y, int threads)
+{
+    AgmaPreprocessParams p;
+    std::memcpy(&p, params, sizeof p);
+    if (p.n_out < 1 || p.n_out > AGMA_PRE_MAX_OUT || grid_y != p.n_out) return fail("grid.y must be n_out (1..8)");
+    if (p.out_width < 1 || p.out_height < 1 || p.src_width < 1 || p.src_height < 1 || p.src_stride < 3 * p.src_width)
+        return fail("bad preprocessing sizes");
+    if (threads < 1 || threads > AGMA_MAX_THREADS) return fail("threads must be 1..1024");
+    if ((unsigned long long)grid_x * (unsigned long long)threads < (unsigned long long)p.out_width * p.out_height)
+        return fail("grid does not cover the output: one thread per pixel");
+    std::lock_guard<std::mutex> lock(g_launch_mutex);
+    std::string err;
+    if (!agma_shim::launch(agma_preprocess_bgr8_f32, dim3((unsigned int)grid_x, (unsigned int)grid_y),
+                           dim3((unsigned int)threads), 0, &err, p))
+        return fail(err);
+    return 0;
+}
+int agma_host_preprocess_params_size(void) { return (int)sizeof(AgmaPreprocessParams); }
+
 const char* agma_host_last_error(void) { return g_error.c_str(); }
 
 // The device code's float -> float16 rounding (the merge's float16 sum), for a check against NumPy.
