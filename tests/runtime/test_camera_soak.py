@@ -12,9 +12,10 @@ camera `error`. Short deadlines come from config (camera.lost_after_s, camera.ha
 Checked: the daemon process is the same one throughout and answers status with 21 source opens;
 one session, `stopped`; the camera events are exactly 20 x (camera_lost, camera_restored) then
 20 x (camera_lost, camera_restarted "hung", camera_restored), each after its fault's start; no
-frame_index repeats and every frame is on the one camera clock; every stop is a hole of exactly
-its length with the frames on both sides present, every hang a hole that begins exactly at its
-start and is followed by two frames in a row. The daemon's open file descriptors (within 3), its
+frame_index repeats and every frame is on the one camera clock; every stop is a hole of its own
+with no frame inside it (a loaded machine may skip up to two live frames beside it, counted with
+the strays), every hang a hole that begins at its start, give or take those two, and is followed
+by frames again. The daemon's open file descriptors (within 3), its
 RSS (growth under 30 MB) and threads are flat between the 5th cycle and the end; at each sample
 the daemon has one capture child (no zombie), maps exactly one ring (the live one, not deleted),
 and the child's own descriptors are the same in every generation. The figures are printed
@@ -37,6 +38,8 @@ LOST_AFTER_S, HANG_AFTER_S, RESTART_WINDOW_S = 0.4, 1.0, 6.0
 STOPS = [(12.0 + 1.8 * k, 1.0) for k in range(20)]  # (start, duration) s since the source's origin
 HANGS = [50.0 + 2.5 * k for k in range(20)]
 SEED = 0
+#: A live source on a loaded machine may skip up to EDGE - 1 frames beside a fault's gap as anywhere else.
+EDGE = 3
 FD_TOL, RSS_GROWTH_KB = 3, 30 * 1024
 
 
@@ -150,16 +153,18 @@ def test_twenty_stops_then_twenty_hangs(tmp_path):
     have = set(counters)
     lost = [t for k, t, _ in events if k == "camera_lost"]
     back = [t for k, t, _ in events if k == "camera_restored"]
-    # each stop: no frame from its start to its end, the frames on both sides present
+    # each stop: no frame from its start to its end, frames on both sides (a loaded machine may skip a
+    # live frame or two beside the gap too: the ring hands over the newest pair)
     for k, (start, dur) in enumerate(STOPS):
         a, b = first_slot(start), first_slot(start + dur)
-        assert a - 1 in have and b in have and not have & set(range(a, b)), (start, dur)
+        assert have & set(range(a - EDGE, a)) and have & set(range(b, b + EDGE)) and not have & set(range(a, b)), \
+            (start, dur)
         assert lost[k] >= slot_ns(origin, a) and back[k] >= slot_ns(origin, b), k
     # each hang: the frame before its start present, then a hole, then frames in a row again
     for k, start in enumerate(HANGS):
         a = first_slot(start)
         after = min(c for c in counters if c >= a)
-        assert a - 1 in have and after + 1 in have, (start, a, after)
+        assert have & set(range(a - EDGE, a)) and have & set(range(after + 1, after + 1 + EDGE)), (start, a, after)
         assert after - a >= round(HANG_AFTER_S * FPS) - 2, (start, after - a)  # killed hang_after_s later
         assert lost[len(STOPS) + k] >= slot_ns(origin, a) and back[len(STOPS) + k] >= slot_ns(origin, after), k
     # every fault's gap is a hole of its own; elsewhere a live source may skip a frame or two when a
@@ -167,8 +172,15 @@ def test_twenty_stops_then_twenty_hangs(tmp_path):
     gaps = [range(first_slot(st), first_slot(st + d)) for st, d in STOPS] + \
         [range(first_slot(st), min(c for c in counters if c >= first_slot(st))) for st in HANGS]
     holes = [(x, y) for x, y in zip(counters, counters[1:]) if y - x > 1]
-    stray = [(x, y) for x, y in holes if not any(x + 1 == g.start and y == g.stop for g in gaps)]
-    assert all(any(x + 1 == g.start and y == g.stop for x, y in holes) for g in gaps), "a fault's gap is not its own hole"
-    skipped = sum(y - x - 1 for x, y in stray)
+
+    def around(hole, g):  # the hole is this fault's gap, widened by at most EDGE - 1 skipped live frames per side
+        x, y = hole
+        return g.start - EDGE <= x < g.start and g.stop <= y < g.stop + EDGE
+
+    assert all(sum(around(h, g) for h in holes) == 1 for g in gaps), "a fault's gap is not a hole of its own"
+    # frames skipped outside the faults: stray holes, and what widened a fault's hole
+    stray = [(x, y) for x, y in holes if not any(around((x, y), g) for g in gaps)]
+    skipped = sum(y - x - 1 for x, y in stray) + sum((g.start - x - 1) + (y - g.stop)
+                                                      for x, y in holes for g in gaps if around((x, y), g))
     assert all(y - x - 1 <= 5 for x, y in stray) and skipped <= 0.01 * len(counters), \
         f"frames lost outside the faults (source counters): {stray[:10]}"
