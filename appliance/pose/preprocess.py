@@ -22,8 +22,10 @@ batch: [left, right]; with the flip test, [left, right, mirrored left, mirrored 
 one-column shift).
 
 :class:`HeatmapPoseStage` wires preprocessing -> HeatmapEngine -> decode_to_image into the
-pose stage protocol (appliance.pose.stage.PoseStage). An engine with ``infer_on_device`` (the
-TensorRT engine) keeps the heatmaps on the GPU: the merge runs there as a kernel
+pose stage protocol (appliance.pose.stage.PoseStage). An engine with ``infer_views_on_device``
+(the TensorRT engine) is given the frame's two uint8 views and their crops instead of a batch:
+the same preprocessing runs there as a CUDA kernel (pose/cuda/preprocess.cuh, OpenCV's warp
+arithmetic) into the engine's input. An engine with ``infer_on_device`` keeps the heatmaps on the GPU: the merge runs there as a kernel
 (``GpuHeatmaps.merge_flip``, the same arithmetic as :meth:`Preprocessor.merge`) and
 ``decode_to_image`` dispatches to the CUDA decoder, so only N x 17 x 3 floats come back. Any
 other engine (ONNX Runtime, the simulated model) returns host arrays, merged and decoded here.
@@ -40,9 +42,9 @@ from .crop import Crop, crop_from_box, flip_back
 from .decode import decode_to_image
 from .engine import INPUT_HEIGHT, INPUT_WIDTH, MODEL_MEAN, MODEL_STD, HeatmapEngine, ModelInfo
 
-#: Per channel (R, G, B): x_norm = x_uint8 * _SCALE + _OFFSET == (x / 255 - mean) / std.
-_SCALE = (1.0 / (255.0 * np.asarray(MODEL_STD, dtype=np.float64))).astype(np.float32)
-_OFFSET = (-np.asarray(MODEL_MEAN, dtype=np.float64) / np.asarray(MODEL_STD, dtype=np.float64)).astype(np.float32)
+#: Per channel (R, G, B): x_norm = x_uint8 * NORM_SCALE + NORM_OFFSET == (x / 255 - mean) / std.
+NORM_SCALE = (1.0 / (255.0 * np.asarray(MODEL_STD, dtype=np.float64))).astype(np.float32)
+NORM_OFFSET = (-np.asarray(MODEL_MEAN, dtype=np.float64) / np.asarray(MODEL_STD, dtype=np.float64)).astype(np.float32)
 
 CROP_SOURCES = ("roi", "tracked")
 
@@ -110,8 +112,8 @@ def tracked_crop(previous: Keypoints2D | None, policy: CropPolicy,
 def normalise_into(crop_bgr: np.ndarray, out_chw: np.ndarray) -> np.ndarray:
     """Warped crop (384, 288, 3) uint8 BGR -> ``out_chw`` (3, 384, 288) float32 RGB, normalised."""
     for c in range(3):  # output channel c (R, G, B) reads BGR plane 2 - c
-        np.multiply(crop_bgr[:, :, 2 - c], _SCALE[c], out=out_chw[c], dtype=np.float32)
-        out_chw[c] += _OFFSET[c]
+        np.multiply(crop_bgr[:, :, 2 - c], NORM_SCALE[c], out=out_chw[c], dtype=np.float32)
+        out_chw[c] += NORM_OFFSET[c]
     return out_chw
 
 
@@ -170,9 +172,10 @@ class Preprocessor:
 class HeatmapPoseStage:
     """PoseStage of a network: preprocess -> engine.infer (one batch) -> merge -> decode_to_image.
 
-    An engine with ``infer_on_device`` (TensorRT) is run through it instead: its GpuHeatmaps are
-    merged and decoded on the device, in the calling thread (which must own the engine's CUDA
-    context: the inference thread), before the next frame's inference rewrites them.
+    An engine with ``infer_views_on_device`` (TensorRT) is given the two views and crops and
+    preprocesses on the GPU; one with only ``infer_on_device`` is given the host batch. Their
+    GpuHeatmaps are merged and decoded on the device, in the calling thread (which must own the
+    engine's CUDA context: the inference thread), before the next frame's inference rewrites them.
 
     Keeps the last frame's keypoints for the tracked crop; ``last_crops`` and
     ``last_crop_sources`` are the crops of the frame being (or last) estimated and where each
@@ -208,22 +211,39 @@ class HeatmapPoseStage:
             for _ in range(batches):
                 self.engine.infer(blank)
             return
-        # The device path whole: the merge and decode kernels' first launches, their buffers.
+        # The device path whole: the preprocessing, merge and decode kernels' first launches, their
+        # buffers (the preprocessor's staging is sized again at the first frame of the camera's size).
         crop = roi_crop((INPUT_WIDTH, INPUT_HEIGHT), None, self.pre.policy.convention)
+        views = self._views_on_device()
         for _ in range(batches):
-            decode_to_image(self.pre.merge(on_device(blank)), [crop, crop], method=self.decoder)
+            if views is not None:
+                image = np.zeros((INPUT_HEIGHT, INPUT_WIDTH, 3), np.uint8)
+                heatmaps = views(image, image, [crop, crop], self.pre.flip_test)
+            else:
+                heatmaps = on_device(blank)
+            decode_to_image(self.pre.merge(heatmaps), [crop, crop], method=self.decoder)
 
     def _infer_on_device(self):
         infer_on_device = getattr(self.engine, "infer_on_device", None)
         return infer_on_device if callable(infer_on_device) else None
 
+    def _views_on_device(self):
+        """The engine's GPU preprocessing path (TensorRT: infer_views_on_device), or None."""
+        views = getattr(self.engine, "infer_views_on_device", None)
+        return views if callable(views) else None
+
     def estimate(self, frame: StereoFrame) -> tuple[Keypoints2D, Keypoints2D]:
         crops, sources = self.pre.crops(frame, self._previous)
         self.last_crops, self.last_crop_sources = crops, sources
-        batch = self.pre.batch(frame, crops)
-        on_device = self._infer_on_device()
-        # Device: GpuHeatmaps -> merge kernel (flip test) -> decode kernels; host: arrays throughout.
-        heatmaps = self.pre.merge(on_device(batch) if on_device is not None else self.engine.infer(batch))
+        views = self._views_on_device()
+        if views is not None:
+            # GPU throughout: preprocessing kernel -> engine -> merge kernel (flip test) -> decode kernels.
+            heatmaps = self.pre.merge(views(frame.left, frame.right, crops, self.pre.flip_test))
+        else:
+            batch = self.pre.batch(frame, crops)
+            on_device = self._infer_on_device()
+            # Device heatmaps: GpuHeatmaps -> merge kernel -> decode kernels; host: arrays throughout.
+            heatmaps = self.pre.merge(on_device(batch) if on_device is not None else self.engine.infer(batch))
         uv, scores = decode_to_image(heatmaps, crops, method=self.decoder)
         left = Keypoints2D(uv_px=uv[0], score=np.asarray(scores[0], np.float32))
         right = Keypoints2D(uv_px=uv[1], score=np.asarray(scores[1], np.float32))

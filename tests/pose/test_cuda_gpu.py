@@ -95,6 +95,14 @@ def _fake_driver(launches: list) -> types.ModuleType:
             return self
 
         def prepared_async_call(self, grid, block, stream, *args, shared_size=0):
+            if self.name == cuda_build.PREPROCESS_ENTRY_POINT:  # grid (pixel blocks, outputs)
+                assert self.arg_format == f"{cuda_build.PRE_PARAMS_SIZE}s" and len(args) == 1
+                assert isinstance(args[0], bytes) and len(args[0]) == cuda_build.PRE_PARAMS_SIZE
+                assert len(grid) == 2 and tuple(block[1:]) == (1, 1) and shared_size == 0
+                launches.append((self.name, tuple(grid), block, shared_size))
+                rc = lib.agma_host_launch_preprocess_params(args[0], int(grid[0]), int(grid[1]), int(block[0]))
+                assert rc == 0, lib.agma_host_last_error()
+                return
             merge = self.name in cuda_build.MERGE_ENTRY_POINTS.values()
             size = cuda_build.MERGE_PARAMS_SIZE if merge else cuda_build.PARAMS_SIZE
             assert self.arg_format == f"{size}s" and len(args) == 1
@@ -126,6 +134,9 @@ def _fake_driver(launches: list) -> types.ModuleType:
         def record(self, stream=None):
             pass
 
+        def synchronize(self):
+            pass
+
         def time_since(self, other):
             return 0.0
 
@@ -134,6 +145,10 @@ def _fake_driver(launches: list) -> types.ModuleType:
 
     def memcpy_htod(dest, src):
         src = np.ascontiguousarray(src)
+        ctypes.memmove(int(dest), src.ctypes.data, src.nbytes)
+
+    def memcpy_htod_async(dest, src, stream=None):
+        assert src.flags.c_contiguous
         ctypes.memmove(int(dest), src.ctypes.data, src.nbytes)
 
     def module_from_buffer(image):
@@ -146,6 +161,7 @@ def _fake_driver(launches: list) -> types.ModuleType:
     drv.pagelocked_empty = lambda shape, dtype: np.empty(shape, dtype)
     drv.memcpy_dtoh_async = memcpy_dtoh_async
     drv.memcpy_htod = memcpy_htod
+    drv.memcpy_htod_async = memcpy_htod_async
     drv.module_from_buffer = module_from_buffer
     drv.function_attribute = types.SimpleNamespace(MAX_DYNAMIC_SHARED_SIZE_BYTES=8)
     return drv

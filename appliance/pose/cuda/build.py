@@ -257,6 +257,27 @@ def pack_preprocess_params(src_ptrs: Sequence[int], out_ptr: int, input_to_image
                        n, ow, oh, sw, sh, stride, 0, 0)
 
 
+def pack_views_preprocess(view_ptrs: Sequence[int], src_whs: tuple[int, int, int], sampling_matrices: np.ndarray,
+                          flip_test: bool, out_ptr: int, scale: Sequence[float],
+                          offset: Sequence[float]) -> tuple[bytes, int]:
+    """The engine's batch layout in one launch: output v reads view v through its crop's
+    ``sampling_matrix``; with the flip test the mirrored views follow ([views, mirrored views], as
+    Preprocessor.batch). -> (AgmaPreprocessParams, number of outputs). The host run
+    (host_decoder.preprocess) and the GPU path (decoder.CudaPreprocessor) both pack with it."""
+    from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415 - the model contract's input
+
+    mats = [np.asarray(m, dtype=np.float64).reshape(2, 3) for m in sampling_matrices]
+    ptrs = [int(p) for p in view_ptrs]
+    if len(mats) != len(ptrs) or not ptrs:
+        raise ValueError("one sampling matrix per view")
+    mirror = [False] * len(ptrs)
+    if flip_test:
+        mats, ptrs, mirror = mats + mats, ptrs + ptrs, mirror + [True] * len(mirror)
+    params = pack_preprocess_params(ptrs, out_ptr, np.stack(mats), mirror, src_whs, (INPUT_WIDTH, INPUT_HEIGHT),
+                                    scale, offset)
+    return params, len(ptrs)
+
+
 # ---------------------------------------------------------------------------------------------
 # sources and PTX
 # ---------------------------------------------------------------------------------------------

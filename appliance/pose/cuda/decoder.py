@@ -14,6 +14,10 @@ The flip test on the device: the engine's batch is [views, mirrored views];
 float32 buffer and returns those N/2 maps as GpuHeatmaps, with no synchronisation; decoding
 them is the one synchronisation of the frame.
 
+Preprocessing on the device: :class:`CudaPreprocessor` takes a frame's two uint8 views, copies
+them once into pinned memory, uploads them and launches ``preprocess.cuh`` (the same cubin) to
+write the engine's float32 input on the engine's stream: TensorRTEngine.infer_views_on_device.
+
 Lifetimes: a GpuHeatmaps points into a buffer it does not own. The engine's (``infer_on_device``)
 is rewritten by the engine's next inference, the merged one by the decoder's next merge: decode
 a GpuHeatmaps before either happens.
@@ -234,6 +238,86 @@ class CudaHeatmapDecoder:
     def wrap(self, ptr: int, shape: Sequence[int], dtype, stream) -> GpuHeatmaps:
         """The engine's output buffer as heatmaps that ``decode_to_image`` decodes on the GPU."""
         return GpuHeatmaps(int(ptr), tuple(int(v) for v in shape), np.dtype(dtype), stream, self)
+
+
+
+class CudaPreprocessor:
+    """Preprocessing on the GPU: both views of a frame, from host memory straight into the engine's
+    device input, on the engine's stream (``appliance/pose/cuda/preprocess.cuh``).
+
+    Per frame (:meth:`enqueue`): the two uint8 BGR views (H, W, 3) are copied once into one pinned
+    staging buffer (2, H, W, 3) -- the frame's only host copy --, uploaded by one asynchronous DMA
+    into a device buffer of the same shape, and one launch writes float32 (N, 3, 384, 288) at
+    ``dst_ptr`` (the engine's input binding): [left, right], or with the flip test [left, right,
+    mirrored left, mirrored right], the layout of ``Preprocessor.batch``. No host batch exists and
+    nothing waits: the stream orders upload -> kernel -> engine. The staging buffer is rewritten
+    only once the previous frame's upload has completed (an event); the device buffers are
+    allocated at the first frame of a size and reused.
+
+    The kernel's arithmetic is OpenCV 5.1's warpAffine (INTER_LINEAR, constant border 0) and the
+    CPU path's normalisation (tests/pose/test_cuda_preprocess_host.py: 0.0 apart on the host);
+    ``agma bench preprocess --check`` measures it on the GPU against OpenCV. Created and called in
+    the thread that owns the CUDA context (the inference thread), like the decoder whose module
+    (one cubin) it launches from.
+    """
+
+    def __init__(self, kernels: CudaHeatmapDecoder, threads: int = cuda_build.DEFAULT_THREADS) -> None:
+        kernels._check_thread()
+        self._cuda = kernels._cuda
+        self._owner = kernels._owner
+        self.device_name = kernels.device_name
+        self.threads = int(threads)
+        self._fn = kernels.module.get_function(cuda_build.PREPROCESS_ENTRY_POINT)
+        self._fn.prepare([f"{cuda_build.PRE_PARAMS_SIZE}s"])  # one by-value struct AgmaPreprocessParams
+        self._shape: tuple[int, int, int] | None = None
+        self._staging = None     # pinned host (2, H, W, 3) uint8
+        self._views_dev = None   # device (2, H, W, 3) uint8
+        self._uploaded = None    # event: the staging buffer's last upload has completed
+        #: Buffers (re)allocated so far: one per new image size, then none (the bench reads it).
+        self.allocations = 0
+
+    def _ensure(self, shape: tuple[int, int, int]) -> None:
+        if shape == self._shape:
+            return
+        cuda = self._cuda
+        if self._uploaded is not None:
+            self._uploaded.synchronize()
+        self._staging = cuda.pagelocked_empty((2, *shape), np.uint8)
+        self._views_dev = cuda.mem_alloc(self._staging.nbytes)
+        self._uploaded = cuda.Event()
+        self._shape = shape
+        self.allocations += 2
+
+    def enqueue(self, left: np.ndarray, right: np.ndarray, crops: Sequence, flip_test: bool, dst_ptr: int,
+                stream) -> int:
+        """Queue upload and kernel on ``stream``: float32 (N, 3, 384, 288) at ``dst_ptr``, N = 2 or 4
+        (flip test). crops: the two views' Crops (their ``sampling_matrix``). Returns N."""
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("CudaPreprocessor used from a thread that does not own its CUDA context")
+        from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415
+        from appliance.pose.preprocess import NORM_OFFSET, NORM_SCALE  # noqa: PLC0415 - the CPU path's constants
+
+        shape = tuple(np.shape(left))
+        for im in (left, right):
+            if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3 or tuple(im.shape) != shape:
+                raise ValueError(f"views must be uint8 (H, W, 3) BGR of one size, got {im.dtype} {im.shape}")
+        if len(crops) != 2:
+            raise ValueError(f"one crop per view, got {len(crops)}")
+        self._ensure(shape)
+        self._uploaded.synchronize()  # the previous frame's DMA has read the staging buffer
+        np.copyto(self._staging[0], left)
+        np.copyto(self._staging[1], right)
+        self._cuda.memcpy_htod_async(self._views_dev, self._staging, stream)
+        self._uploaded.record(stream)
+        h, w = shape[:2]
+        base = int(self._views_dev)
+        params, n_out = cuda_build.pack_views_preprocess(
+            [base, base + h * w * 3], (w, h, w * 3), [c.sampling_matrix for c in crops], flip_test, int(dst_ptr),
+            NORM_SCALE, NORM_OFFSET)
+        cfg = cuda_build.preprocess_launch_config((INPUT_WIDTH, INPUT_HEIGHT), n_out, self.threads)
+        _log_once("preprocess", "preprocessing: CUDA kernel into the engine's input (%s)", self.device_name)
+        self._fn.prepared_async_call(cfg.grid[:2], cfg.block, stream, params)
+        return n_out
 
 
 @dataclass(frozen=True)

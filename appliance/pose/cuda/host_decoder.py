@@ -152,7 +152,7 @@ def preprocess(images: Sequence[np.ndarray], crops: Sequence, flip_test: bool = 
     preprocess_launch_config); the result is Preprocessor.batch's, bit for bit where OpenCV's
     warp is the one preprocess.cuh reproduces."""
     from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415
-    from appliance.pose.preprocess import _OFFSET, _SCALE  # noqa: PLC0415 - the CPU path's constants
+    from appliance.pose.preprocess import NORM_OFFSET, NORM_SCALE  # noqa: PLC0415 - the CPU path's constants, one home
 
     views = [np.asarray(im) for im in images]
     if len(views) != len(crops) or not views:
@@ -165,15 +165,12 @@ def preprocess(images: Sequence[np.ndarray], crops: Sequence, flip_test: bool = 
     stack = np.ascontiguousarray(np.stack(views))
     h, w = shape[:2]
     per_view = h * w * 3
-    mats = [c.sampling_matrix for c in crops]
     srcs = [stack.ctypes.data + v * per_view for v in range(len(views))]
-    mirror = [False] * len(views)
-    if flip_test:
-        mats, srcs, mirror = mats + mats, srcs + srcs, mirror + [True] * len(views)
-    out = np.empty((len(mats), 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
-    cfg = cuda_build.preprocess_launch_config((INPUT_WIDTH, INPUT_HEIGHT), len(mats), threads)
-    params = cuda_build.pack_preprocess_params(srcs, out.ctypes.data, np.stack(mats), mirror, (w, h, w * 3),
-                                               (INPUT_WIDTH, INPUT_HEIGHT), _SCALE, _OFFSET)
+    n_out = len(views) * (2 if flip_test else 1)
+    out = np.empty((n_out, 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+    params, _ = cuda_build.pack_views_preprocess(srcs, (w, h, w * 3), [c.sampling_matrix for c in crops], flip_test,
+                                                 out.ctypes.data, NORM_SCALE, NORM_OFFSET)
+    cfg = cuda_build.preprocess_launch_config((INPUT_WIDTH, INPUT_HEIGHT), n_out, threads)
     lib = load_library()
     rc = lib.agma_host_launch_preprocess_params(params, cfg.grid[0], cfg.grid[1], cfg.block[0])
     if rc != 0:

@@ -17,25 +17,31 @@ the engine owns its CUDA context (pycuda, through appliance.pose.cuda.decoder), 
 input buffer and the device buffers, allocated once, and one stream; ``infer`` must be called
 from that thread (the inference thread, #10).
 
-Two ways to run it, both on the engine's one stream. ``infer`` copies the heatmaps back to the
-host (``agma engine verify`` compares them with ONNX Runtime's; the bench times it).
-``infer_on_device`` (the pose stage's path, HeatmapPoseStage) leaves them in the engine's
-output buffer: it returns a :class:`appliance.pose.cuda.decoder.GpuHeatmaps` on that buffer and
-stream; the flip test's merge (``GpuHeatmaps.merge_flip``) and the decoder run there as CUDA
-kernels, and only N x 17 x 3 floats come back, at the frame's one stream synchronisation. The
-decoder (:class:`appliance.pose.cuda.decoder.CudaHeatmapDecoder`: its kernels compiled for this
-GPU, cached) is created once, in the owning thread, when the engine is opened. A GpuHeatmaps
-from ``infer_on_device`` must be decoded before the next ``infer``/``infer_on_device``, which
-writes the same buffer.
+Three ways to run it, all on the engine's one stream. ``infer`` takes a host batch and copies
+the heatmaps back to the host (``agma engine verify`` compares them with ONNX Runtime's; the
+bench times it). ``infer_on_device`` takes a host batch and leaves the heatmaps in the engine's
+output buffer as a :class:`appliance.pose.cuda.decoder.GpuHeatmaps` on that buffer and stream.
+``infer_views_on_device`` (the pose stage's path, HeatmapPoseStage) takes the frame's two uint8
+views and their crops: preprocessing runs on the GPU into the engine's input binding
+(:class:`appliance.pose.cuda.decoder.CudaPreprocessor`: one pinned copy of the views, one upload,
+one kernel), so no float batch exists on the host. In both device paths the flip test's merge
+(``GpuHeatmaps.merge_flip``) and the decoder run as CUDA kernels, and only N x 17 x 3 floats come
+back, at the frame's one stream synchronisation. The decoder and the preprocessor (their kernels
+compiled for this GPU, cached; one cubin) are created once, in the owning thread, when the engine
+is opened. A GpuHeatmaps must be decoded before the engine's next run, which writes the same
+buffer.
 
 Status: NOT RUN ANYWHERE. No machine of this project has had TensorRT (the development machines
 and CI have none; the box's acceptance script is the proof), nor a GPU with pycuda. The device
-path (``infer_on_device`` -> merge kernel -> decode kernels, no copy of the heatmaps) is written;
+path (``infer_views_on_device`` -> preprocessing kernel -> engine -> merge kernel -> decode
+kernels, no float batch on the host, no copy of the heatmaps) is written;
 its kernels are the ones checked on the CPU through the host shim (the merge bit-identical to
 ``Preprocessor.merge``: tests/pose/test_cuda_flip_merge_host.py; the decoder against NumPy:
-test_cuda_host_parity.py) and its pycuda logic runs against a host stand-in for pycuda
-(test_cuda_gpu.py), but it has never run on a GPU, and this module's TensorRT calls have never
-run at all; test_cuda_gpu.py's GPU tests are the first check where a GPU exists.
+test_cuda_host_parity.py; the preprocessing kernel equal to the OpenCV path:
+test_cuda_preprocess_host.py), and their pycuda logic runs against a host stand-in for pycuda
+(test_cuda_gpu.py, test_cuda_preprocess_gpu.py), but it has never run on a GPU, and this
+module's TensorRT calls have never run at all; the GPU tests of those two files are the first
+check where a GPU exists.
 """
 from __future__ import annotations
 
@@ -222,9 +228,10 @@ class TensorRTEngine:
             self._open(trt, sidecar)
             # The device decoder, in this (the owning) thread with the context current: its
             # kernels compiled for this GPU once (cached), its buffers allocated on first use.
-            from appliance.pose.cuda.decoder import CudaHeatmapDecoder  # noqa: PLC0415 - pycuda lazily
+            from appliance.pose.cuda.decoder import CudaHeatmapDecoder, CudaPreprocessor  # noqa: PLC0415
 
             self._decoder = CudaHeatmapDecoder()
+            self._preprocessor = CudaPreprocessor(self._decoder)
         except BaseException:
             self._release()
             raise
@@ -298,8 +305,26 @@ class TensorRTEngine:
         n = self._enqueue(batch)
         return self._decoder.wrap(int(self._dev_out), (n, *OUTPUT_CHW), np.float32, self._stream)
 
+    def infer_views_on_device(self, left: np.ndarray, right: np.ndarray, crops, flip_test: bool) -> GpuHeatmaps:
+        """Both uint8 BGR views (H, W, 3) of a frame -> GpuHeatmaps (N, 17, 96, 72) in the engine's
+        output buffer, N = 2, or 4 with the flip test ([views, mirrored views]): preprocessing runs
+        on the GPU (CudaPreprocessor: one pinned copy, one upload, one kernel writing the engine's
+        input binding), then the engine, all queued on the engine's stream; nothing is copied back
+        and nothing waits. The pose stage's path (HeatmapPoseStage); decode before the next call."""
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("TensorRTEngine.infer called from a thread that does not own its CUDA context")
+        n = 4 if flip_test else 2
+        if n > self.max_batch:
+            raise ValueError(f"batch of {n}: this engine's profile takes 1 to {self.max_batch}")
+        # The previous run read the input buffer before this kernel writes it: one stream orders both.
+        self._preprocessor.enqueue(left, right, crops, flip_test, int(self._dev_in), self._stream)
+        self._context.set_input_shape(self.input_name, (n, *INPUT_CHW))
+        if not self._context.execute_async_v3(self._stream.handle):
+            raise AgmaError(f"{self.path}: TensorRT failed to run the engine")
+        return self._decoder.wrap(int(self._dev_out), (n, *OUTPUT_CHW), np.float32, self._stream)
+
     def _release(self) -> None:
-        for attr in ("_decoder", "_context", "_engine", "_runtime", "_dev_in", "_dev_out", "_stream"):
+        for attr in ("_preprocessor", "_decoder", "_context", "_engine", "_runtime", "_dev_in", "_dev_out", "_stream"):
             if hasattr(self, attr):
                 delattr(self, attr)
         ctx, self._ctx = getattr(self, "_ctx", None), None
