@@ -19,10 +19,12 @@
 #    stored (the database's frame rows = the summary's count), the session row naming the engine,
 #    its sha256 and its provenance (the ONNX sha256, precision); AGMA_TRT_MIN_FPS (default 0: none)
 #    is a floor on the stored frame rate;
-# 7. bench: `agma bench engine --engine F.engine --json`, the engine's inference time. The --engine
-#    option arrives with issue 14: until then this row fails, saying so;
+# 7. bench: `agma bench engine --engine F.engine --json`, the engine's inference time;
+# 8. GPU preprocessing: `agma bench preprocess --check --json`: the preprocessing kernel on this GPU
+#    (and on the host shim) against this box's OpenCV path, max_abs_diff_vs_opencv <= 1e-3, and its
+#    time per frame pair beside the CPU path's;
 # then a pass/fail table with the figures. Exit 0 only when every row passed. Steps 1-3 stop the
-# script when they fail (nothing after them can run); 4-7 each run.
+# script when they fail (nothing after them can run); 4-8 each run.
 # Environment: AGMA_TRT_OUT=DIR keeps the ONNX file and the engine there (default: the scratch
 # folder); agma's own (AGMA_CONFIG, AGMA_CAPTURE__SOURCE, ...) pick the source and settings of the
 # sessions. The recorded frames (images) go only to the scratch folder; it is removed at exit, and
@@ -243,14 +245,9 @@ PY
 }
 step "60 s session" session_step || true
 
-# -- 7. the engine's inference time (agma bench engine --engine arrives with issue 14) ----------------
+# -- 7. the engine's inference time --------------------------------------------------------------------
 bench_step() {
-  if ! run_fg agma bench engine --engine "$engine" --json >"$scratch/bench.json"; then
-    local help
-    help=$(agma bench --help 2>/dev/null || true)
-    [[ $help == *--engine* ]] || echo "agma bench has no --engine option yet: it arrives with issue 14" >&2
-    return 1
-  fi
+  run_fg agma bench engine --engine "$engine" --json >"$scratch/bench.json" || return 1
   check "$scratch/bench.json" <<'PY'
 d = last_json(sys.argv[1])
 rows = d["benches"]["engine"]
@@ -267,6 +264,26 @@ print("; ".join(parts))
 PY
 }
 step "bench" bench_step || true
+
+# -- 8. GPU preprocessing against OpenCV -----------------------------------------------------------------
+preprocess_step() {
+  # exit 1 from agma bench is a failed check; the table still wants its figures
+  run_fg agma bench preprocess --check --json >"$scratch/preprocess.json" || true
+  check "$scratch/preprocess.json" <<'PY'
+d = last_json(sys.argv[1])
+rows = {r["name"]: r for r in d["benches"]["preprocess"]}
+gpu, host, cpu = rows["preprocess_cuda"], rows["preprocess_cuda_host_check"], rows["preprocess_cpu"]
+if gpu.get("median_us") is None:
+    sys.exit("the GPU preprocessing did not run: " + gpu.get("skipped_reason", "no reason given"))
+for r in (gpu, host):
+    if not r.get("passed"):
+        sys.exit(f"{r['name']}: max_abs_diff_vs_opencv {r['max_abs_diff_vs_opencv']:.4g} > {r['bound']}")
+print(f"GPU {gpu['median_us'] / 1000:.2f} ms per pair (kernel+upload {gpu['kernel_median_us'] / 1000:.2f} ms) "
+      f"against CPU {cpu['median_us'] / 1000:.2f} ms; max |GPU - OpenCV| {gpu['max_abs_diff_vs_opencv']:.2g}, "
+      f"host shim {host['max_abs_diff_vs_opencv']:.2g} (OpenCV {host['opencv']})")
+PY
+}
+step "GPU preprocessing" preprocess_step || true
 
 for r in "${RESULTS[@]}"; do [ "$r" = PASS ] || exit 1; done
 echo "tensorrt acceptance: ok" >&2

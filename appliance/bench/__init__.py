@@ -21,7 +21,7 @@ _NAMED_ONLY: set[str] = set()
 #: The modules that register bench rows when imported (optional ones may be missing on a box).
 MODULES = ("appliance.bench.triangulate", "appliance.bench.store", "appliance.bench.decode",
            "appliance.bench.decode_cuda", "appliance.bench.engine", "appliance.bench.daemon", "appliance.bench.ring",
-           "appliance.bench.camera", "appliance.bench.fleet", "appliance.bench.soak",
+           "appliance.bench.camera", "appliance.bench.fleet", "appliance.bench.soak", "appliance.bench.preprocess",
            "appliance.bench.stages")
 
 

@@ -8,9 +8,10 @@ Rows, in data-path order, each with ``median_us`` per frame pair and ``budget_sh
 - ``preprocess_cpu``: two views cropped, warped and normalised into the engine's batch
   (pose/preprocess.py), against a reference-style path (per view ``cv2.warpAffine``, float64
   normalisation, then HWC->CHW: what mmpose's TopdownAffine + PackPoseInputs amount to);
-- ``preprocess_cuda``: the GPU preprocessing kernel (pose/cuda/preprocess.cuh) is written and checked on
-  the host against OpenCV (tests/pose/test_cuda_preprocess_host.py), but the GPU path that uploads a
-  ring slot and launches it is not built yet, so skipped with that reason;
+- ``preprocess_cuda``: the GPU path (bench/preprocess.py: the views copied once into pinned memory,
+  uploaded, pose/cuda/preprocess.cuh launched into an engine-shaped input), where pycuda and a GPU
+  are; skipped with the reason elsewhere (`agma bench preprocess --check` checks the kernel against
+  OpenCV, on the host shim and on the GPU);
 - ``engine_onnxruntime``: ONNX Runtime, batch 2, on ``--onnx F.onnx``, else on an HRNet-W32
   graph of the real architecture with seeded random weights (pose/export/hrnet_onnx.py: the cost
   does not depend on the weights' values);
@@ -109,6 +110,16 @@ def _preprocess(frame, repeat: int) -> dict:
     ref = bench.median_us(lambda: reference_preprocess(images, crops), repeat=max(10, repeat // 4))
     return _row("preprocess_cpu", ours, ratio_vs_reference=round(ref / ours, 2),
                 reference="cv2.warpAffine per view, float64 normalise, HWC->CHW", reference_median_us=round(ref, 1))
+
+
+def _preprocess_cuda(repeat: int) -> dict:
+    from .preprocess import gpu_row
+
+    row = gpu_row(repeat, check=False)
+    if row.get("median_us") is None:
+        return _skipped("preprocess_cuda", row["skipped_reason"])
+    extra = {k: v for k, v in row.items() if k not in ("name", "median_us")}
+    return _row("preprocess_cuda", row["median_us"], gpu=True, **extra)
 
 
 def random_hrnet_w32_onnx() -> bytes:
@@ -260,8 +271,7 @@ def bench_stages(args: Any) -> list[dict]:
     rows = [
         _guarded("ring", lambda: _ring(repeat)),
         _guarded("preprocess_cpu", lambda: _preprocess(frame, repeat)),
-        _skipped("preprocess_cuda", "the GPU path of the preprocessing kernel (upload and launch) is not built yet; "
-                 "the kernel itself is checked on the host against OpenCV"),
+        _guarded("preprocess_cuda", lambda: _preprocess_cuda(repeat)),
         _guarded("engine_onnxruntime", lambda: _onnxruntime(frame, getattr(args, "onnx", None), repeat)),
         _guarded("engine_tensorrt", lambda: _tensorrt(frame, getattr(args, "engine", None), repeat)),
         _guarded("decode_numpy", lambda: _decode_numpy(repeat)),

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import platform
+import sys
 
 from .. import bench
 from ..errors import UsageError
@@ -17,6 +18,8 @@ def register(sub, common) -> None:
                    "stage with the device decode, host time outside inference; the box only)")
     p.add_argument("--frames", type=int, default=None, metavar="N",
                    help="soak: frame pairs through the runtime (default 108000: an hour at 30 FPS)")
+    p.add_argument("--check", action="store_true", help="preprocess: compare the GPU preprocessing kernel with the "
+                   "OpenCV path (on the host shim, and on the GPU where there is one); exit 1 when it is off")
     p.add_argument("--db", metavar="PATH", help="soak: keep the database here (default: a temporary file)")
     p.add_argument("--boxes", type=int, default=50, metavar="N", help="fleet: simulated boxes on the one broker")
     p.add_argument("--seconds", type=float, default=20.0, metavar="S", help="fleet: how long the ward watches them")
@@ -43,4 +46,9 @@ def run(args) -> int:
                 print(f"  {row['name']:<40} {med_s}  {extra}")
     if args.json:
         emit_json({"machine": platform.machine(), "python": platform.python_version(), "benches": results})
+    failed = [f"{name}/{row['name']}" for name, rows in results.items() for row in rows if row.get("passed") is False]
+    if failed:
+        print(f"agma bench: check failed: {', '.join(failed)}: passed is false (its row says by how much)",
+              file=sys.stderr)
+        return 1
     return 0

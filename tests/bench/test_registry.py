@@ -1,7 +1,8 @@
 """`agma bench` finds every bench in appliance/bench/ and keeps its names; with none it runs `stages`.
 
 What a user types and reads must not move: the same names (and `ring`, the shared-memory crossing,
-`fleet`, a ward on one broker, `soak`, an hour of frames, and `stages`, every stage side by side,
+`fleet`, a ward on one broker, `soak`, an hour of frames, `preprocess`, CPU against GPU with
+`--check`, and `stages`, every stage side by side,
 added since), the same rows and the same one-line refusal of an unknown name. With no name only
 the stage table runs (issue 17): each per-stage bench, and `daemon`, `camera`, `fleet` and `soak`
 (which start processes or take minutes), run when named.
@@ -11,7 +12,7 @@ from __future__ import annotations
 from appliance import bench
 from tests.helpers import agma, last_json
 
-NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring", "camera", "fleet", "soak",
+NAMES = {"triangulate", "store", "decode", "decode-cuda", "engine", "daemon", "ring", "camera", "fleet", "soak", "preprocess",
          "stages"}
 
 
