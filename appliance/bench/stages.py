@@ -26,6 +26,14 @@ Rows, in data-path order, each with ``median_us`` per frame pair and ``budget_sh
 - ``pipeline``: the whole runtime's throughput (bench/soak.py for ``PIPELINE_FRAMES`` frames,
   offline, simulated model: capture, pose stand-in, triangulation, store), as µs per pair.
 
+Allocations per frame pair: ``alloc_peak_bytes_per_frame`` on the CPU rows of the pose and stereo
+stages (bench.alloc_peak_bytes: the most memory one call had allocated at once beyond what was live
+before it, by tracemalloc, apart from the timings). The pose stage reuses its batch and crop
+buffers (``Preprocessor.batch(reuse=True)``): some tens of kB of NumPy's cast buffers remain, against
+~3 MB for the reference-style path; the GPU path allocates its pinned and device buffers once per
+image size (``allocations_after_warmup`` of ``preprocess_cuda``). The ring row says what the
+runtime's reader still allocates.
+
 The machine, Python and which rows ran on a GPU are in the JSON. Under five minutes here.
 """
 from __future__ import annotations
@@ -96,7 +104,9 @@ def _ring(repeat: int) -> dict:
     rows = {r["name"]: r for r in bench_ring(repeat=max(20, min(repeat, 100)))}
     ring, q = rows["ring_hd720_pair_into_buffers"], rows["queue_hd720_pair"]
     return _row("ring", ring["median_us"], ratio_vs_reference=round(q["median_us"] / ring["median_us"], 1),
-                reference="multiprocessing.Queue of the same two arrays", reference_median_us=q["median_us"])
+                reference="multiprocessing.Queue of the same two arrays", reference_median_us=q["median_us"],
+                alloc_note="timed into reused buffers; the runtime's reader (runtime/camera_process.py) does not "
+                           "pass into= yet, so it allocates one (2, H, W, 3) block per pair: 5,529,600 bytes at HD720")
 
 
 def _preprocess(frame, repeat: int) -> dict:
@@ -105,11 +115,13 @@ def _preprocess(frame, repeat: int) -> dict:
 
     pre = Preprocessor(CropPolicy(roi_xywh=WARMER_ROI))
     crops, _ = pre.crops(frame)
-    ours = bench.median_us(lambda: pre.batch(frame, crops), repeat=repeat)
+    ours = bench.median_us(lambda: pre.batch(frame, crops, reuse=True), repeat=repeat)  # the pose stage's call
     images = (frame.left, frame.right)
     ref = bench.median_us(lambda: reference_preprocess(images, crops), repeat=max(10, repeat // 4))
     return _row("preprocess_cpu", ours, ratio_vs_reference=round(ref / ours, 2),
-                reference="cv2.warpAffine per view, float64 normalise, HWC->CHW", reference_median_us=round(ref, 1))
+                reference="cv2.warpAffine per view, float64 normalise, HWC->CHW", reference_median_us=round(ref, 1),
+                alloc_peak_bytes_per_frame=bench.alloc_peak_bytes(lambda: pre.batch(frame, crops, reuse=True)),
+                reference_alloc_peak_bytes_per_frame=bench.alloc_peak_bytes(lambda: reference_preprocess(images, crops)))
 
 
 def _preprocess_cuda(repeat: int) -> dict:
@@ -185,9 +197,10 @@ def _decode_numpy(repeat: int) -> dict:
 
     pairs = itertools.cycle(realistic_frame_pairs())
     ours = bench.median_us(lambda: decode.decode_heatmaps(next(pairs), method="dark"), repeat=repeat)
+    alloc = bench.alloc_peak_bytes(lambda: decode.decode_heatmaps(next(pairs), method="dark"))
     ref = bench.median_us(lambda: decode_reference.decode_heatmaps_reference(next(pairs), method="dark"),
                           repeat=max(10, repeat // 10))
-    return _row("decode_numpy", ours, ratio_vs_reference=round(ref / ours, 2),
+    return _row("decode_numpy", ours, ratio_vs_reference=round(ref / ours, 2), alloc_peak_bytes_per_frame=alloc,
                 reference="per-joint DARK (pose/decode_reference.py)", reference_median_us=round(ref, 1))
 
 
@@ -205,7 +218,7 @@ def _triangulate(repeat: int) -> dict:
     from .triangulate import bench_triangulate
 
     [row] = bench_triangulate(type("A", (), {"repeat": repeat})())
-    return _row("triangulate", row["median_us"])
+    return _row("triangulate", row["median_us"], alloc_peak_bytes_per_frame=row["alloc_peak_bytes_per_frame"])
 
 
 def _store(frame, repeat: int) -> dict:

@@ -19,4 +19,5 @@ def bench_triangulate(args) -> list[dict]:
     rules = ValidityRules()
     repeat = getattr(args, "repeat", 200)
     return [{"name": "triangulate+validity (17 joints)",
-             "median_us": bench.median_us(lambda: triangulate_joints(left, right, CAL, rules), repeat=repeat)}]
+             "median_us": bench.median_us(lambda: triangulate_joints(left, right, CAL, rules), repeat=repeat),
+             "alloc_peak_bytes_per_frame": bench.alloc_peak_bytes(lambda: triangulate_joints(left, right, CAL, rules))}]

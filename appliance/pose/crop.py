@@ -158,16 +158,18 @@ class Crop:
         return self._img_to_hm
 
     # -- mappings -------------------------------------------------------------------------
-    def warp(self, image_bgr: np.ndarray) -> np.ndarray:
+    def warp(self, image_bgr: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """Image (H_img, W_img, 3) -> network input (384, 288, 3), same dtype.
 
-        Bilinear, pixels outside the image are 0, as the references crop.
+        Bilinear, pixels outside the image are 0, as the references crop. out: a (384, 288, 3)
+        array of the image's dtype to write into (the pose stage reuses one per view), else a new one.
         """
         img = np.asarray(image_bgr)
         return cv2.warpAffine(
             img,
             self._img_to_in,
             self.input_wh,
+            dst=out,
             flags=cv2.INTER_LINEAR,
             borderMode=cv2.BORDER_CONSTANT,
             borderValue=0,

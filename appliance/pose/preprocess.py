@@ -124,6 +124,8 @@ class Preprocessor:
         self.policy = policy or CropPolicy()
         self.flip_test = bool(flip_test)
         self._roi_cache: dict[tuple, Crop] = {}
+        self._out: np.ndarray | None = None  # batch(reuse=True): the batch and the warped crops
+        self._warped: list[np.ndarray] = []
 
     def _roi(self, image_wh: tuple[int, int], view: int) -> Crop:
         roi = self.policy.roi_right_xywh if view == 1 and self.policy.roi_right_xywh else self.policy.roi_xywh
@@ -146,12 +148,23 @@ class Preprocessor:
                 sources.append("roi")
         return crops, sources
 
-    def batch(self, frame: StereoFrame, crops: Sequence[Crop]) -> np.ndarray:
-        """float32 (2, 3, 384, 288) [left, right], or (4, ...) with the mirrored views appended."""
+    def batch(self, frame: StereoFrame, crops: Sequence[Crop], reuse: bool = False) -> np.ndarray:
+        """float32 (2, 3, 384, 288) [left, right], or (4, ...) with the mirrored views appended.
+
+        reuse: write into this preprocessor's own batch and crop buffers, allocated once, instead of
+        new arrays (the pose stage's hot path: no allocation per frame); the result is then
+        overwritten by the next ``batch(..., reuse=True)``."""
         n = 2
-        out = np.empty((2 * n if self.flip_test else n, 3, INPUT_HEIGHT, INPUT_WIDTH), np.float32)
+        shape = (2 * n if self.flip_test else n, 3, INPUT_HEIGHT, INPUT_WIDTH)
+        if reuse:
+            if self._out is None or self._out.shape != shape:
+                self._out = np.empty(shape, np.float32)
+                self._warped = [np.empty((INPUT_HEIGHT, INPUT_WIDTH, 3), np.uint8) for _ in range(n)]
+            out, warped = self._out, self._warped
+        else:
+            out, warped = np.empty(shape, np.float32), [None] * n
         for view, (image, crop) in enumerate(zip((frame.left, frame.right), crops)):
-            normalise_into(crop.warp(image), out[view])
+            normalise_into(crop.warp(image, warped[view]), out[view])
         if self.flip_test:
             out[n:] = out[:n, :, :, ::-1]
         return out
@@ -240,7 +253,7 @@ class HeatmapPoseStage:
             # GPU throughout: preprocessing kernel -> engine -> merge kernel (flip test) -> decode kernels.
             heatmaps = self.pre.merge(views(frame.left, frame.right, crops, self.pre.flip_test))
         else:
-            batch = self.pre.batch(frame, crops)
+            batch = self.pre.batch(frame, crops, reuse=True)  # the engine reads it before the next frame
             on_device = self._infer_on_device()
             # Device heatmaps: GpuHeatmaps -> merge kernel -> decode kernels; host: arrays throughout.
             heatmaps = self.pre.merge(on_device(batch) if on_device is not None else self.engine.infer(batch))
