@@ -6,6 +6,9 @@
 #    --batch 4` into the engine the configuration's pose.model names (trt:PATH), as the agma
 #    user; then `agma engine verify --onnx MODEL --against ENGINE` on seeded random views: joints'
 #    p95 <= 0.5 px. Without an engine nothing after it can run: the script stops here on a failure;
+# 2b. frame budget: `agma bench --engine ENGINE --json` (the stage table) as the agma user, kept in
+#    AGMA_BOX_BENCH_OUT (default /var/lib/agma/bench-<date>.json) for docs/performance.md: the hot
+#    path (ring, preprocess_cuda, engine_tensorrt, decode_cuda, triangulate, store) within 33.3 ms;
 # 3. a 5-minute session: agma.service started, ready, `agma start --bed acceptance-box`, 300 s
 #    (AGMA_BOX_SESSION_S), `agma stop`: at least 97 % of capture.fps x the duration delivered,
 #    stored at AGMA_BOX_MIN_FPS (default 25) or more, every stored frame in the database;
@@ -25,7 +28,7 @@
 # wait in store.dump_dir like any other. Whatever way the script ends, a session it started is
 # stopped and what it started itself is stopped (scripts/procs.sh); agma.service is left running.
 # Environment: AGMA_BOX_VENV (default /opt/agma/venv) is the installed agma; AGMA_BOX_SESSION_S,
-# AGMA_BOX_MIN_FPS, AGMA_BOX_SKIP_REPLUG as above.
+# AGMA_BOX_MIN_FPS, AGMA_BOX_SKIP_REPLUG, AGMA_BOX_BENCH_OUT as above.
 set -euo pipefail
 me=acceptance-box
 die() { echo "$me: $1" >&2; exit "${2:-1}"; }
@@ -45,6 +48,7 @@ unit=agma.service
 systemctl cat "$unit" >/dev/null 2>&1 || die "$unit is not installed: sudo scripts/install.sh"
 session_s=${AGMA_BOX_SESSION_S:-300}
 min_fps=${AGMA_BOX_MIN_FPS:-25}
+bench_out=${AGMA_BOX_BENCH_OUT:-/var/lib/agma/bench-$(date -u +%Y%m%dT%H%M%SZ).json}
 [[ $session_s =~ ^[1-9][0-9]*$ ]] || die "AGMA_BOX_SESSION_S=$session_s: a whole number of seconds"
 if ((session_s % 60 == 0)); then session_label="$((session_s / 60))-minute session"; else session_label="${session_s} s session"; fi
 # shellcheck source=scripts/procs.sh
@@ -206,6 +210,28 @@ print(figures)
 PY
 }
 step "engine build and verify" engine_step || exit 1
+
+# -- 2b. the frame budget measured on this box (docs/performance.md) -------------------------------------
+bench_step() {
+  # agma.service is still stopped: the stage table alone on the CPU and GPU, TensorRT included
+  as_agma bench --engine "$engine" --json >"$scratch/bench.json" || return 1
+  cp "$scratch/bench.json" "$bench_out"
+  py - "$scratch/bench.json" "$bench_out" <<'PY'
+import json, sys
+lines = open(sys.argv[1], encoding="utf-8").read().strip().splitlines()
+rows = {r["name"]: r for r in json.loads(lines[-1])["benches"]["stages"]}
+hot = ["ring", "preprocess_cuda", "engine_tensorrt", "decode_cuda", "triangulate", "store"]
+missing = [n for n in hot if rows[n]["median_us"] is None]
+if missing:
+    sys.exit("not measured: " + "; ".join(f"{n}: {rows[n].get('skipped_reason')}" for n in missing))
+share = sum(rows[n]["budget_share"] for n in hot)
+print(f"{' + '.join(hot)}: {100 * share:.0f} % of 33.3 ms; pipeline {rows['pipeline']['fps']} fps offline; "
+      f"the table in {sys.argv[2]}")
+if share > 1.0:
+    sys.exit(f"the hot path takes {100 * share:.0f} % of the 30 FPS budget")
+PY
+}
+step "frame budget" bench_step || true
 
 # -- 3. a 5-minute session through the service ----------------------------------------------------------
 session_step() {
