@@ -31,8 +31,8 @@ stages (bench.alloc_peak_bytes: the most memory one call had allocated at once b
 before it, by tracemalloc, apart from the timings). The pose stage reuses its batch and crop
 buffers (``Preprocessor.batch(reuse=True)``): some tens of kB of NumPy's cast buffers remain, against
 ~3 MB for the reference-style path; the GPU path allocates its pinned and device buffers once per
-image size (``allocations_after_warmup`` of ``preprocess_cuda``). The ring row says what the
-runtime's reader still allocates.
+image size (``allocations_after_warmup`` of ``preprocess_cuda``); the capture reader copies each
+pair into a pooled block (capture/frame_pool.py), as the ring row is timed.
 
 The machine, Python and which rows ran on a GPU are in the JSON. Under five minutes here.
 """
@@ -105,8 +105,8 @@ def _ring(repeat: int) -> dict:
     ring, q = rows["ring_hd720_pair_into_buffers"], rows["queue_hd720_pair"]
     return _row("ring", ring["median_us"], ratio_vs_reference=round(q["median_us"] / ring["median_us"], 1),
                 reference="multiprocessing.Queue of the same two arrays", reference_median_us=q["median_us"],
-                alloc_note="timed into reused buffers; the runtime's reader (runtime/camera_process.py) does not "
-                           "pass into= yet, so it allocates one (2, H, W, 3) block per pair: 5,529,600 bytes at HD720")
+                alloc_note="timed into reused buffers, as the runtime's reader copies (runtime/camera_process.py: "
+                           "pooled blocks, capture/frame_pool.py, reused once a frame is let go)")
 
 
 def _preprocess(frame, repeat: int) -> dict:

@@ -38,6 +38,7 @@ import time
 import uuid
 from collections.abc import Iterator
 
+from ..capture.frame_pool import FramePool
 from ..capture.ring import RingReader, sweep_stale, unlink_stale
 from ..errors import EXIT_CONFIG, AgmaError
 from ..frames import RectifiedCalibration, StereoFrame
@@ -47,6 +48,11 @@ log = logging.getLogger(__name__)
 #: How long the capture process may take to open its source and deliver the first frame, seconds.
 OPEN_TIMEOUT_S = 60.0
 
+
+#: Image blocks a capture reader keeps for reuse: the frames queue (pipeline.queue_frames, default
+#: 4), the frame in inference, the one being read, and room for a longer queue or a consumer that
+#: holds a few (beyond it a block is allocated and not kept).
+POOL_BLOCKS = 16
 
 #: Every capture ring's name starts so: agma-cam-<box pid>-<random>.
 RING_PREFIX = "agma-cam-"
@@ -98,6 +104,7 @@ class ProcessSource:
         self.proc = subprocess.Popen([sys.executable, "-m", "appliance.capture.child"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, encoding="utf-8")
         self.reader: RingReader | None = None
+        self.pool: FramePool | None = None  # the reader's image blocks (frames()), for the bench and tests
         self.failure: str | None = None
         self._closed = self._reading = False
         try:
@@ -150,9 +157,17 @@ class ProcessSource:
             self.reader = None
 
     def _frames(self, reader: RingReader) -> Iterator[StereoFrame]:
+        # Each pair is copied out of the ring into a pooled block, reused once nothing refers to
+        # its frame any more (capture/frame_pool.py): no new 5.5 MB block per HD720 pair.
+        pool = FramePool(reader.height, reader.width, max_blocks=POOL_BLOCKS)
+        self.pool = pool
+        into = None
         while not self._closed:
-            got = reader.newest() if self.live else reader.next_in_order()
+            if into is None:
+                into = pool.acquire()
+            got = reader.newest(into) if self.live else reader.next_in_order(into)
             if got is not None:
+                into = None  # the frame owns the block now: the pool takes it back when the frame is gone
                 frame = got.to_stereo_frame(self.calibration)
                 if self._truth is not None:
                     frame = StereoFrame(index=frame.index, t_ns=frame.t_ns, left=frame.left, right=frame.right,
