@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
+import time
 import sqlite3
 from pathlib import Path
 
@@ -40,14 +42,37 @@ def status(env: dict) -> dict:
 def running_daemon(env: dict, ready: bool = True, args: tuple[str, ...] = ()):
     """A daemon that answers status and (ready=True) is ready to start (engine warmed up, camera
     delivering); ready=False: as soon as it answers. args: more `agma daemon` arguments (-v)."""
-    with start_agma("daemon", *args, env=env) as proc:
-        log = Lines(proc.stderr)
-        proc.log = log
-        if ready:
-            wait_until(lambda: status(env).get("ready"), "the daemon ready to start", proc=proc)
-        else:
-            wait_until(lambda: status(env).get("ok"), "the daemon answering", proc=proc)
-        yield proc
+    pids: list[int] = []
+    try:
+        with start_agma("daemon", *args, env=env) as proc:
+            pids.append(proc.pid)
+            log = Lines(proc.stderr)
+            proc.log = log
+            if ready:
+                wait_until(lambda: status(env).get("ready"), "the daemon ready to start", proc=proc)
+            else:
+                wait_until(lambda: status(env).get("ok"), "the daemon answering", proc=proc)
+            yield proc
+    finally:
+        # A block left without stopping the daemon SIGKILLs its process group: the capture ring of
+        # a killed daemon stays in /dev/shm (the box sweeps it at its next start). Leave nothing.
+        for pid in pids:
+            _sweep_rings(pid)
+
+
+def _sweep_rings(daemon_pid: int) -> None:
+    """Unlink the capture rings of a daemon whose processes are gone (waits for the capture child's end)."""
+    from appliance.capture.ring import sweep_stale
+    from appliance.runtime.camera_process import RING_PREFIX
+
+    prefix = f"{RING_PREFIX}{daemon_pid}-"
+    deadline = time.monotonic() + 10.0
+    while True:
+        sweep_stale(prefix)
+        left = [n for n in os.listdir("/dev/shm") if n.startswith(prefix)] if os.path.isdir("/dev/shm") else []
+        if not left or time.monotonic() > deadline:  # an owner still alive: not ours to remove
+            return
+        time.sleep(0.1)  # the capture child dies with its group a moment after the daemon
 
 
 def stop_daemon(proc, sig=signal.SIGTERM) -> int:
