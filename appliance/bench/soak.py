@@ -17,13 +17,17 @@ what it opened, while a file open for a moment beside a sample — a read-only q
 depth after the warm-up, the database's size (file and WAL) against the disk guard's estimate
 (store/diskguard.py ``BYTES_PER_FRAME`` per frame), and ``frames`` stored. The goal (growth <=
 ``GOAL_RSS_GROWTH_MB``, fds and queues flat) is reported as ``within_goal``; no bound is asserted
-here (tests/bench/test_soak.py runs 10,000 frames and asserts it).
+here (tests/bench/test_soak.py runs 10,000 frames and asserts it). How much the stages overlap:
+``thread_cpu_s``, the CPU seconds of the capture, inference and store-writer threads up to the
+last sample, and ``stage_concurrency``, their sum over the wall time to that sample (1.0: one
+stage at a time; above: stages running at once, at most ``cpus``).
 """
 from __future__ import annotations
 
 import os
 import socket
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -44,6 +48,25 @@ def rss_mb() -> float:
 
 def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
+
+
+#: The runtime's stage threads whose CPU time the soak reports (runtime/stages.py, store/writer.py).
+STAGE_THREADS = ("capture", "inference", "store-writer")
+
+
+def thread_cpu_s() -> dict[str, float]:
+    """CPU seconds (user + system) each living named thread of this process has used so far
+    (/proc/self/task/<native id>/stat), by Python thread name; threads without /proc left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for t in threading.enumerate():
+        try:
+            with open(f"/proc/self/task/{t.native_id}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, TypeError):
+            continue
+        out[t.name] = (int(fields[11]) + int(fields[12])) / tick  # utime, stime: fields 14 and 15 of stat
+    return out
 
 
 def _broker_answers(host: str, port: int) -> bool:
@@ -107,9 +130,15 @@ def run_soak(frames: int = DEFAULT_FRAMES, db: str | None = None, config_path: s
         duration_s = frames / float(cfg["capture.fps"])
         samples: list[dict] = []
 
+        cpu: dict[str, float] = {}
+        cpu_at: list[float] = []  # the monotonic time of the last CPU sample
+
         def progress(health) -> None:
             samples.append({"frames": int(health.frames), "rss_mb": rss_mb(), "fds": open_fds(),
                             "queue_depth": max(health.queue_depths.values(), default=0)})
+            now = thread_cpu_s()
+            cpu.update({k: v for k, v in now.items() if k in STAGE_THREADS})
+            cpu_at[:] = [time.monotonic()]
 
         samples.append({"frames": 0, "rss_mb": rss_mb(), "fds": open_fds(), "queue_depth": 0})
         t0 = time.monotonic()
@@ -118,6 +147,11 @@ def run_soak(frames: int = DEFAULT_FRAMES, db: str | None = None, config_path: s
         elapsed = time.monotonic() - t0
         samples.append({"frames": int(summary["frames"]), "rss_mb": rss_mb(), "fds": open_fds(), "queue_depth": 0})
         size = sum(p.stat().st_size for p in (db_path, db_path.with_name(db_path.name + "-wal")) if p.exists())
+    # The stage threads' CPU time up to the last sample, against the wall time up to it: above 1,
+    # the stages ran at once (capture of one frame beside the inference of another and the store's
+    # commit of earlier ones), up to the number of cores.
+    wall = (cpu_at[0] - t0) if cpu_at else 0.0
+    concurrency = round(sum(cpu.values()) / wall, 2) if wall > 0 else None
     warmup = min(WARMUP_FRAMES, frames // 10)
     rss_growth = growth(samples, "rss_mb", warmup)
     fd_growth = steady_growth(samples, "fds", warmup)
@@ -133,6 +167,8 @@ def run_soak(frames: int = DEFAULT_FRAMES, db: str | None = None, config_path: s
         "fd_growth": int(fd_growth), "fds_end": samples[-1]["fds"], "max_queue_depth_after_warmup": max_queue,
         "db_bytes": size, "db_bytes_estimate": estimate, "db_bytes_per_frame": round(size / max(summary["frames"], 1), 1),
         "mqtt": f"{host}:{port}" if mqtt else f"no broker on {host}:{port}",
+        "thread_cpu_s": {k: round(v, 1) for k, v in sorted(cpu.items())},
+        "stage_concurrency": concurrency, "cpus": os.cpu_count(),
         "goal_rss_growth_mb": GOAL_RSS_GROWTH_MB,
         "within_goal": (rss_growth <= GOAL_RSS_GROWTH_MB and fd_growth <= 0
                         and summary["frames"] == frames and summary["dropped_frames"] == 0),

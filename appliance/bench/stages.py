@@ -273,7 +273,8 @@ def _pipeline() -> dict:
 
     row = run_soak(PIPELINE_FRAMES)
     return _row("pipeline", row["us_per_frame"], frames=row["frames"], dropped_frames=row["dropped_frames"],
-                fps=row["fps"], note="the runtime offline with the simulated model: capture, pose stand-in, "
+                fps=row["fps"], thread_cpu_s=row["thread_cpu_s"], stage_concurrency=row["stage_concurrency"],
+                note="the runtime offline with the simulated model: capture, pose stand-in, "
                                      "triangulation, store (the engine's rows are above)")
 
 

@@ -29,6 +29,8 @@ def test_ten_thousand_frames_without_growth(tmp_path):
     assert row["max_queue_depth_after_warmup"] <= config.load(None, {}, environ={})["pipeline.queue_frames"]
     assert 0 < row["db_bytes"] <= row["db_bytes_estimate"], row
     assert row["within_goal"] is True
+    assert set(row["thread_cpu_s"]) == {"capture", "inference", "store-writer"}, row["thread_cpu_s"]
+    assert all(v > 0 for v in row["thread_cpu_s"].values()) and row["stage_concurrency"] > 0
     marks = [s["frames"] for s in row["samples"]]
     assert marks == sorted(marks) and marks[0] == 0 and marks[-1] == 10_000
 
@@ -49,3 +51,35 @@ def test_open_files_growth_ignores_one_sample_transient_but_not_a_leak():
 
     assert steady_growth(run([8, 11, 11, 13, 11, 11, 11, 11]), "fds", 1000) == 0  # a query's file beside one sample
     assert steady_growth(run([8, 11, 11, 11, 12, 13, 14, 15]), "fds", 1000) == 3  # a leak: one file per 1,000 frames
+
+
+def test_thread_cpu_is_each_named_threads_own():
+    """The soak's stage_concurrency rests on per-thread CPU from /proc: a thread that burns 0.3 s of
+    its own CPU (time.thread_time, so a loaded machine only makes it take longer) shows at least
+    that, less a clock tick, under its Python name, and a thread that only sleeps shows almost none."""
+    import threading
+    import time
+
+    from appliance.bench.soak import thread_cpu_s
+
+    seen: dict = {}
+    done = threading.Event()
+
+    def burn():
+        t0 = time.thread_time()
+        while time.thread_time() - t0 < 0.3:
+            pass
+        seen.update(thread_cpu_s())
+        done.set()
+
+    def sleep():
+        done.wait(60)
+
+    sleeper = threading.Thread(target=sleep, name="soak-test-sleeper")
+    burner = threading.Thread(target=burn, name="soak-test-burner")
+    sleeper.start()
+    burner.start()
+    burner.join(60)
+    sleeper.join(60)
+    assert seen["soak-test-burner"] >= 0.28, seen
+    assert seen["soak-test-sleeper"] <= 0.05, seen
