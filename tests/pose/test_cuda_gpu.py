@@ -345,15 +345,16 @@ class DeviceMapsEngine(MapsEngine):
         return self.g.decoder.wrap(int(self.buf), maps.shape, np.float32, self.g.stream)
 
 
-def check_stage_device_path(g, flip_test: bool, convention: str) -> None:
+def check_stage_device_path(g, flip_test: bool, convention: str, engine_cls=None):
     """In the GpuThread ``g``: HeatmapPoseStage takes the device path when the engine has
     infer_on_device (merge and decode on the device) and gives the host path's keypoints, frame
-    after frame with tracking, within the decoder's tolerance; both are near the truth."""
+    after frame with tracking, within the decoder's tolerance; both are near the truth.
+    engine_cls: the device engine (DeviceMapsEngine, or one with more device paths); -> it."""
     from tests.pose.test_preprocess_stage import _frame, _truth
 
     truth = _truth(3)
     policy = CropPolicy(roi_xywh=(200, 0, 880, 720), convention=convention)
-    host_engine, dev_engine = MapsEngine(truth, convention), DeviceMapsEngine(g, truth, convention)
+    host_engine, dev_engine = MapsEngine(truth, convention), (engine_cls or DeviceMapsEngine)(g, truth, convention)
     host = HeatmapPoseStage(host_engine, Preprocessor(policy, flip_test=flip_test))
     dev = HeatmapPoseStage(dev_engine, Preprocessor(policy, flip_test=flip_test))
     host_engine.stage, dev_engine.stage = host, dev
@@ -372,6 +373,7 @@ def check_stage_device_path(g, flip_test: bool, convention: str) -> None:
     assert dev_engine.device_calls == 3
     dev.warm_up(1)  # the device path whole on blank input
     assert dev_engine.device_calls == 4
+    return dev_engine
 
 
 def test_merge_on_the_stand_in(stand_in):

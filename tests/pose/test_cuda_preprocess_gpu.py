@@ -24,8 +24,8 @@ import pytest
 from appliance.pose.crop import crop_from_box
 from appliance.pose.cuda import build as cuda_build
 from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH
-from appliance.pose.preprocess import CropPolicy, HeatmapPoseStage, Preprocessor
-from tests.pose.test_cuda_gpu import DeviceMapsEngine, MapsEngine, _gpu_or_skip, stand_in  # noqa: F401
+from appliance.pose.preprocess import Preprocessor
+from tests.pose.test_cuda_gpu import DeviceMapsEngine, _gpu_or_skip, check_stage_device_path, stand_in  # noqa: F401
 from tests.pose.test_cuda_preprocess_host import view
 
 BOUND = 1e-3  # the issue's bound after normalisation (one uint8 level is 0.017)
@@ -108,25 +108,8 @@ class ViewsMapsEngine(DeviceMapsEngine):
 def check_stage_views_path(g, flip_test: bool) -> None:
     """HeatmapPoseStage prefers infer_views_on_device: the host path's keypoints, frame after frame
     with tracking (crops change), and its warm-up runs the kernel too."""
-    from tests.pose.test_preprocess_stage import _frame, _truth
-
-    truth = _truth(3)
-    policy = CropPolicy(roi_xywh=(200, 0, 880, 720))
-    host_engine, dev_engine = MapsEngine(truth, "dark"), ViewsMapsEngine(g, truth, "dark")
-    host = HeatmapPoseStage(host_engine, Preprocessor(policy, flip_test=flip_test))
-    dev = HeatmapPoseStage(dev_engine, Preprocessor(policy, flip_test=flip_test))
-    host_engine.stage, dev_engine.stage = host, dev
-    for index in range(3):
-        frame = _frame(index)
-        want, got = host.estimate(frame), dev.estimate(frame)
-        assert dev.last_crop_sources == host.last_crop_sources
-        for v in range(2):
-            np.testing.assert_allclose(got[v].uv_px, want[v].uv_px, atol=0.02)
-            np.testing.assert_allclose(got[v].score, want[v].score, atol=1e-6)
-    assert "tracked" in dev.last_crop_sources
-    assert dev_engine.views_calls == 3 and dev_engine.device_calls == 3
-    dev.warm_up(1)
-    assert dev_engine.views_calls == 4
+    engine = check_stage_device_path(g, flip_test, "dark", engine_cls=ViewsMapsEngine)
+    assert engine.views_calls == 4  # three frames and the warm-up, every one through the kernel
 
 
 def test_preprocessor_on_the_stand_in(stand_in):
