@@ -61,9 +61,8 @@ def load_session_arrays(conn: sqlite3.Connection, session_id: int) -> SessionArr
                    session_id)
     if t.shape[0] == 0:
         t = None
-    else:
-        if not np.array_equal(t[:, 0, 0].astype(np.int64), frame_index):
-            raise ValueError(f"session {session_id}: ground_truth frames differ from stored frames")
+    elif not np.array_equal(t[:, 0, 0].astype(np.int64), frame_index):
+        raise ValueError(f"session {session_id}: ground_truth frames differ from stored frames")
     return SessionArrays(
         frame_index=frame_index, xyz_mm=a[:, :, 1:4], left_uv_px=a[:, :, 4:6], right_uv_px=a[:, :, 6:8],
         valid=a[:, :, 8].astype(bool),

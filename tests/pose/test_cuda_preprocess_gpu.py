@@ -16,15 +16,14 @@ configuration pycuda was given); the GPU tests skip, saying why, without pycuda 
 """
 from __future__ import annotations
 
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from appliance.bench.preprocess import opencv_batch
 from appliance.pose.crop import crop_from_box
 from appliance.pose.cuda import build as cuda_build
 from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH
-from appliance.pose.preprocess import Preprocessor
 from tests.pose.test_cuda_gpu import DeviceMapsEngine, _gpu_or_skip, check_stage_device_path, stand_in  # noqa: F401
 from tests.pose.test_cuda_preprocess_host import view
 
@@ -69,7 +68,7 @@ def check_preprocessor(g, launches: list | None = None) -> None:
                 grid = -(-(INPUT_WIDTH * INPUT_HEIGHT) // 256)
                 assert launches == [(cuda_build.PREPROCESS_ENTRY_POINT, (grid, n), (256, 1, 1), 0)]
             got = _read_input(g, buf, n)
-            want = Preprocessor(flip_test=flip_test).batch(SimpleNamespace(left=left, right=right), crops)
+            want = opencv_batch(left, right, crops, flip_test)
             diff = np.abs(got.astype(np.float64) - want)
             assert diff.max() <= BOUND, f"case {k} flip {flip_test}: max |GPU - OpenCV| = {diff.max():.4f}"
             if launches is not None:
@@ -99,7 +98,7 @@ class ViewsMapsEngine(DeviceMapsEngine):
     def infer_views_on_device(self, left, right, crops, flip_test):
         n = self.pre.enqueue(left, right, crops, flip_test, int(self.input), self.g.stream)
         got = _read_input(self.g, self.input, n)
-        want = Preprocessor(flip_test=flip_test).batch(SimpleNamespace(left=left, right=right), crops)
+        want = opencv_batch(left, right, crops, flip_test)
         assert np.abs(got.astype(np.float64) - want).max() <= BOUND
         self.views_calls += 1
         return self.infer_on_device(got)

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from appliance.bench.preprocess import gradient_view, opencv_batch
 from appliance.pose.crop import crop_from_box
 from appliance.pose.cuda import build as cuda_build, host_decoder
 from appliance.pose.preprocess import Preprocessor
@@ -33,17 +34,8 @@ def lib():
 
 def view(seed: int) -> np.ndarray:
     """A BGR view with smooth gradients (where bilinear rounding matters) and a channel of noise
-    (where a coordinate error of an ulp shows)."""
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:H, 0:W]
-    b = (xx * 0.37 + yy * 0.11 + 40 * np.sin(xx / 17.0 + seed)) % 256
-    g = (yy * 0.53 + 30 * np.cos(yy / 13.0)) % 256
-    r = rng.integers(0, 256, (H, W))
-    return np.stack([b, g, r], -1).astype(np.uint8)
-
-
-def opencv_batch(left, right, crops, flip_test):
-    return Preprocessor(flip_test=flip_test).batch(SimpleNamespace(left=left, right=right), crops)
+    (where a coordinate error of an ulp shows): the bench's check view."""
+    return gradient_view(seed, H, W)
 
 
 def test_params_layout_matches_the_kernel(lib):

@@ -257,6 +257,18 @@ def pack_preprocess_params(src_ptrs: Sequence[int], out_ptr: int, input_to_image
                        n, ow, oh, sw, sh, stride, 0, 0)
 
 
+def check_views(views: Sequence[np.ndarray]) -> tuple[int, int]:
+    """(height, width) of preprocessing's source views: uint8 (H, W, 3) BGR, all of one size;
+    ValueError otherwise (the host run and the GPU path both check with it)."""
+    if not views:
+        raise ValueError("no views")
+    shape = tuple(np.shape(views[0]))
+    for im in views:
+        if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3 or tuple(im.shape) != shape:
+            raise ValueError(f"views must be uint8 (H, W, 3) BGR of one size, got {im.dtype} {im.shape}")
+    return shape[0], shape[1]
+
+
 def pack_views_preprocess(view_ptrs: Sequence[int], src_whs: tuple[int, int, int], sampling_matrices: np.ndarray,
                           flip_test: bool, out_ptr: int, scale: Sequence[float],
                           offset: Sequence[float]) -> tuple[bytes, int]:

@@ -297,19 +297,15 @@ class CudaPreprocessor:
         from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415
         from appliance.pose.preprocess import NORM_OFFSET, NORM_SCALE  # noqa: PLC0415 - the CPU path's constants
 
-        shape = tuple(np.shape(left))
-        for im in (left, right):
-            if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3 or tuple(im.shape) != shape:
-                raise ValueError(f"views must be uint8 (H, W, 3) BGR of one size, got {im.dtype} {im.shape}")
+        h, w = cuda_build.check_views((left, right))
         if len(crops) != 2:
             raise ValueError(f"one crop per view, got {len(crops)}")
-        self._ensure(shape)
+        self._ensure((h, w, 3))
         self._uploaded.synchronize()  # the previous frame's DMA has read the staging buffer
         np.copyto(self._staging[0], left)
         np.copyto(self._staging[1], right)
         self._cuda.memcpy_htod_async(self._views_dev, self._staging, stream)
         self._uploaded.record(stream)
-        h, w = shape[:2]
         base = int(self._views_dev)
         params, n_out = cuda_build.pack_views_preprocess(
             [base, base + h * w * 3], (w, h, w * 3), [c.sampling_matrix for c in crops], flip_test, int(dst_ptr),

@@ -148,7 +148,7 @@ def preprocess(images: Sequence[np.ndarray], crops: Sequence, flip_test: bool = 
     """Run the preprocessing kernel on the host: one uint8 BGR view (H, W, 3) per crop ->
     float32 (N, 3, 384, 288), N = len(crops) (twice that with the flip test: the mirrored crops
     appended), exactly what the GPU writes into the engine's input. The parameters are packed and
-    the launch configured by the GPU path's own functions (cuda_build.pack_preprocess_params,
+    the launch configured by the GPU path's own functions (cuda_build.pack_views_preprocess,
     preprocess_launch_config); the result is Preprocessor.batch's, bit for bit where OpenCV's
     warp is the one preprocess.cuh reproduces."""
     from appliance.pose.engine import INPUT_HEIGHT, INPUT_WIDTH  # noqa: PLC0415
@@ -157,13 +157,9 @@ def preprocess(images: Sequence[np.ndarray], crops: Sequence, flip_test: bool = 
     views = [np.asarray(im) for im in images]
     if len(views) != len(crops) or not views:
         raise ValueError("one view per crop")
-    shape = views[0].shape
-    for im in views:
-        if im.dtype != np.uint8 or im.ndim != 3 or im.shape[2] != 3 or im.shape != shape:
-            raise ValueError(f"views must be uint8 (H, W, 3) BGR of one size, got {im.dtype} {im.shape}")
+    h, w = cuda_build.check_views(views)
     # One buffer holds every view, row-contiguous: each view at its own offset, one stride.
     stack = np.ascontiguousarray(np.stack(views))
-    h, w = shape[:2]
     per_view = h * w * 3
     srcs = [stack.ctypes.data + v * per_view for v in range(len(views))]
     n_out = len(views) * (2 if flip_test else 1)
