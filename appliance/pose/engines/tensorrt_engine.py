@@ -273,21 +273,28 @@ class TensorRTEngine:
     def _enqueue(self, batch: np.ndarray) -> int:
         """Queue the batch's copy in and the engine's run on the stream; returns N. The previous
         call's work is waited for first: the pinned input buffer is rewritten here."""
-        if threading.get_ident() != self._owner:
-            raise RuntimeError("TensorRTEngine.infer called from a thread that does not own its CUDA context")
         if batch.ndim != 4 or tuple(batch.shape[1:]) != INPUT_CHW:
             raise ValueError(f"batch has shape {batch.shape}, expected (N, {', '.join(map(str, INPUT_CHW))})")
-        n = int(batch.shape[0])
-        if not 1 <= n <= self.max_batch:
-            raise ValueError(f"batch of {n}: this engine's profile takes 1 to {self.max_batch}")
-        cuda = self._cuda
+        n = self._check_call(int(batch.shape[0]))
         self._stream.synchronize()
         self._host_in[:n] = batch
-        cuda.memcpy_htod_async(self._dev_in, self._host_in[:n], self._stream)
+        self._cuda.memcpy_htod_async(self._dev_in, self._host_in[:n], self._stream)
+        self._execute(n)
+        return n
+
+    def _check_call(self, n: int) -> int:
+        """The calling thread owns the context and ``n`` fits the profile; -> n."""
+        if threading.get_ident() != self._owner:
+            raise RuntimeError("TensorRTEngine.infer called from a thread that does not own its CUDA context")
+        if not 1 <= n <= self.max_batch:
+            raise ValueError(f"batch of {n}: this engine's profile takes 1 to {self.max_batch}")
+        return n
+
+    def _execute(self, n: int) -> None:
+        """Queue the engine's run on its stream for a batch of ``n`` already in the input buffer."""
         self._context.set_input_shape(self.input_name, (n, *INPUT_CHW))
         if not self._context.execute_async_v3(self._stream.handle):
             raise AgmaError(f"{self.path}: TensorRT failed to run the engine")
-        return n
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """float32 (N, 3, 384, 288) -> float32 (N, 17, 96, 72), N in 1 .. max_batch, copied to the host."""
@@ -311,16 +318,10 @@ class TensorRTEngine:
         on the GPU (CudaPreprocessor: one pinned copy, one upload, one kernel writing the engine's
         input binding), then the engine, all queued on the engine's stream; nothing is copied back
         and nothing waits. The pose stage's path (HeatmapPoseStage); decode before the next call."""
-        if threading.get_ident() != self._owner:
-            raise RuntimeError("TensorRTEngine.infer called from a thread that does not own its CUDA context")
-        n = 4 if flip_test else 2
-        if n > self.max_batch:
-            raise ValueError(f"batch of {n}: this engine's profile takes 1 to {self.max_batch}")
+        n = self._check_call(4 if flip_test else 2)
         # The previous run read the input buffer before this kernel writes it: one stream orders both.
         self._preprocessor.enqueue(left, right, crops, flip_test, int(self._dev_in), self._stream)
-        self._context.set_input_shape(self.input_name, (n, *INPUT_CHW))
-        if not self._context.execute_async_v3(self._stream.handle):
-            raise AgmaError(f"{self.path}: TensorRT failed to run the engine")
+        self._execute(n)
         return self._decoder.wrap(int(self._dev_out), (n, *OUTPUT_CHW), np.float32, self._stream)
 
     def _release(self) -> None:
